@@ -1,0 +1,33 @@
+"""The project's test command: lint, type-check, then the test suite.
+
+Run it with the project's environment, e.g. ``.venv/bin/python scripts/check.py``.
+Extra arguments go to pytest (``scripts/check.py -m "not slow"``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+
+def main(pytest_args: list[str]) -> int:
+    python = sys.executable
+    workers = "2" if (os.cpu_count() or 1) >= 2 else "0"
+    steps = [
+        [python, "-m", "ruff", "check", "src", "tests", "benchmarks", "scripts"],
+        [python, "-m", "ruff", "format", "--check", "src", "tests", "benchmarks", "scripts"],
+        [python, "-m", "mypy"],
+        [python, "-m", "pytest", "-n", workers, "--doctest-modules", "src", "tests", *pytest_args],
+    ]
+    for step in steps:
+        print("$", " ".join(step[1:]), flush=True)
+        code = subprocess.call(step)
+        if code != 0:
+            print(f"check failed: {' '.join(step[1:3])} exited {code}", file=sys.stderr)
+            return code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

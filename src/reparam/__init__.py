@@ -1,0 +1,22 @@
+"""reparam: gradients of expectations for models that sample, on PyTorch.
+
+>>> import torch, reparam
+>>> from torch.distributions import Normal
+>>> scale = torch.tensor(1.0, requires_grad=True)
+>>> loss = reparam.expectation(lambda y: y**2, Normal(0.0, scale), num_samples=8)
+>>> loss.backward()  # scale.grad estimates d/dscale E[y^2] = 2 * scale
+"""
+
+from reparam.estimators import ESTIMATORS as ESTIMATORS
+from reparam.estimators import ControlVariate as ControlVariate
+from reparam.estimators import Estimator as Estimator
+from reparam.estimators import LeaveOneOut as LeaveOneOut
+from reparam.estimators import MovingAverage as MovingAverage
+from reparam.estimators import Pathwise as Pathwise
+from reparam.estimators import ScoreFunction as ScoreFunction
+from reparam.estimators import expectation as expectation
+from reparam.estimators import per_sample_gradients as per_sample_gradients
+from reparam.safety import GradientCutError as GradientCutError
+from reparam.safety import strict as strict
+
+__version__ = "0.1.0"

@@ -1,0 +1,73 @@
+"""The ``reparam`` command: one subcommand per experiment or tool."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+import warnings
+from collections.abc import Sequence
+
+from reparam import __version__
+from reparam.cli import channel
+from reparam.cli._parser import Parser, UsageError, print_error
+from reparam.safety import GradientCutError
+
+# Each module adds its own subcommand with add_parser(commands).
+COMMANDS = (channel,)
+
+_DEBUG_HELP = "show Python tracebacks for errors"
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="reparam",
+        description="Train models that sample: gradient estimators for E_q[f] on PyTorch.",
+    )
+    parser.add_argument("--version", action="version", version=f"reparam {__version__}")
+    parser.add_argument("--debug", action="store_true", help=_DEBUG_HELP)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    commands._parser_class = Parser
+    for module in COMMANDS:
+        module.add_parser(commands)
+    for subparser in commands.choices.values():
+        # SUPPRESS: a subcommand's default must not override `reparam --debug COMMAND`.
+        subparser.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=_DEBUG_HELP
+        )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = _run(args)
+    for warning in caught:
+        print(f"reparam: warning: {warning.message}", file=sys.stderr)
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        code: int = args.run(args)
+    except (UsageError, ValueError) as error:
+        return _fail(args, error, code=2)
+    except GradientCutError as error:
+        return _fail(args, error, code=1)
+    except KeyboardInterrupt:
+        print_error("interrupted")
+        return 130
+    return code
+
+
+def _fail(args: argparse.Namespace, error: Exception, code: int) -> int:
+    if args.debug:
+        traceback.print_exception(error)
+    print_error(str(error))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Gradient estimators for ``grad E_q[f]`` over ``torch.distributions`` objects.
+
+Every estimator follows one contract (see ``reparam.estimators._base``): it
+returns a per-sample surrogate whose value is ``f`` at the samples and whose
+gradient is the estimator's per-sample gradient term. Reference: Mohamed, Rosca,
+Figurnov and Mnih (2020), "Monte Carlo Gradient Estimation in Machine Learning".
+"""
+
+from reparam.estimators._base import Cost as Cost
+from reparam.estimators._base import Estimator as Estimator
+from reparam.estimators._base import magic_box as magic_box
+from reparam.estimators._baselines import Baseline as Baseline
+from reparam.estimators._baselines import LeaveOneOut as LeaveOneOut
+from reparam.estimators._baselines import MovingAverage as MovingAverage
+from reparam.estimators._baselines import NoBaseline as NoBaseline
+from reparam.estimators._control_variates import ControlVariate as ControlVariate
+from reparam.estimators._errors import CostError as CostError
+from reparam.estimators._errors import EstimatorError as EstimatorError
+from reparam.estimators._errors import UnsupportedDistributionError as UnsupportedDistributionError
+from reparam.estimators._expectation import expectation as expectation
+from reparam.estimators._expectation import per_sample_gradients as per_sample_gradients
+from reparam.estimators._pathwise import Pathwise as Pathwise
+from reparam.estimators._registry import ESTIMATORS as ESTIMATORS
+from reparam.estimators._registry import resolve_estimator as resolve_estimator
+from reparam.estimators._score import ScoreFunction as ScoreFunction

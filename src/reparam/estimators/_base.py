@@ -1,0 +1,107 @@
+"""The contract every gradient estimator follows.
+
+The estimand is the gradient of an expectation,
+
+    grad_theta E_{z ~ q_theta}[f(z)],
+
+with respect to every tensor ``theta`` that the distribution's parameters were
+computed from, and to the parameters of ``f`` itself (Mohamed, Rosca, Figurnov
+and Mnih, 2020, "Monte Carlo Gradient Estimation in Machine Learning", JMLR 21).
+
+An estimator draws ``S`` samples and returns a *per-sample surrogate*: a tensor
+``h`` of shape ``[S, *batch_shape]`` with
+
+* value ``h[s] = f(z_s)``, so ``h.mean(0)`` is the Monte Carlo estimate of
+  ``E[f]``, and
+* gradient ``grad h[s]`` equal to the estimator's ``s``-th gradient term, so
+  ``grad h.mean(0)`` is the estimator itself and the individual terms are
+  available for measuring variance.
+
+Estimators build ``h`` with the DiCE "magic box" (Foerster et al., 2018) where a
+score appears, so that second and higher derivatives are estimated correctly too.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from typing import ClassVar
+
+import torch
+from torch import Tensor
+from torch.distributions import Distribution
+
+from reparam.estimators._errors import CostError, UnsupportedDistributionError
+
+Cost = Callable[[Tensor], Tensor]
+"""A cost function: samples ``[S, *batch_shape, *event_shape]`` to costs ``[S, *batch_shape]``."""
+
+
+def magic_box(x: Tensor) -> Tensor:
+    """DiCE's magic box: ``exp(x - stop_gradient(x))``.
+
+    Its value is exactly one and its derivative is ``magic_box(x) * dx``, so
+    ``magic_box(log q(z)) * f(z)`` has value ``f(z)`` and, to every order, the
+    derivatives of the score-function estimator.
+
+    >>> x = torch.tensor(0.3, requires_grad=True)
+    >>> y = magic_box(2 * x)
+    >>> y.item(), torch.autograd.grad(y, x)[0].item()
+    (1.0, 2.0)
+    """
+    return torch.exp(x - x.detach())
+
+
+class Estimator(abc.ABC):
+    """A gradient estimator for ``E_q[f]``: subclasses implement :meth:`surrogate`.
+
+    Class facts:
+
+    * ``name``: the short name used on the command line and in the registry;
+    * ``unbiased``: whether the gradient estimate is unbiased for ``grad E_q[f]``
+      (relaxations and straight-through estimators are knowingly biased);
+    * ``min_samples``: the least ``num_samples`` the estimator works with.
+    """
+
+    name: ClassVar[str]
+    unbiased: ClassVar[bool]
+    min_samples: ClassVar[int] = 1
+
+    def check_supports(self, dist: Distribution) -> None:  # noqa: B027 - optional hook
+        """Raise :class:`UnsupportedDistributionError` when ``dist`` is not supported."""
+
+    def supports(self, dist: Distribution) -> bool:
+        """Whether this estimator applies to ``dist``."""
+        try:
+            self.check_supports(dist)
+        except UnsupportedDistributionError:
+            return False
+        return True
+
+    @abc.abstractmethod
+    def surrogate(self, f: Cost, dist: Distribution, num_samples: int) -> Tensor:
+        """The per-sample surrogate ``h`` of shape ``[num_samples, *dist.batch_shape]``."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def evaluate_cost(f: Cost, z: Tensor, dist: Distribution) -> Tensor:
+    """Call ``f`` on samples ``z`` and check the costs' shape and finiteness."""
+    costs = f(z)
+    expected = z.shape[:1] + dist.batch_shape
+    if not isinstance(costs, Tensor):
+        raise CostError(f"f must return a tensor of costs, got {type(costs).__name__}")
+    if costs.shape != expected:
+        raise CostError(
+            f"f must return costs of shape [num_samples, *batch_shape] = {list(expected)} "
+            f"for samples of shape {list(z.shape)}, got {list(costs.shape)}. "
+            "Reduce over the event dimensions, not over samples or batch."
+        )
+    if not bool(torch.isfinite(costs.detach()).all()):
+        bad = int((~torch.isfinite(costs.detach())).sum())
+        raise CostError(
+            f"f returned {bad} non-finite cost(s) (nan or inf) out of {costs.numel()}; "
+            "a gradient estimate built on them would be meaningless"
+        )
+    return costs

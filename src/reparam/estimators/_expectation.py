@@ -1,0 +1,94 @@
+"""The one entry point: ``expectation(f, dist, estimator, num_samples)``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+from torch.distributions import Distribution
+
+from reparam.estimators._base import Cost, Estimator
+from reparam.estimators._errors import EstimatorError
+from reparam.estimators._registry import resolve_estimator
+
+
+def expectation(
+    f: Cost,
+    dist: Distribution,
+    estimator: str | Estimator = "pathwise",
+    num_samples: int = 1,
+) -> Tensor:
+    """Monte Carlo estimate of ``E_{z ~ dist}[f(z)]`` whose gradient is ``estimator``'s.
+
+    Args:
+        f: maps samples of shape ``[num_samples, *batch_shape, *event_shape]`` to
+            costs of shape ``[num_samples, *batch_shape]``.
+        dist: any ``torch.distributions.Distribution`` the estimator supports.
+        estimator: an :class:`Estimator` object or its short name (see
+            ``reparam.estimators.ESTIMATORS``).
+        num_samples: Monte Carlo samples ``S`` per batch element.
+
+    Returns:
+        A tensor of shape ``dist.batch_shape``: the average of ``f`` over the
+        samples, whose gradient (``.backward()`` or ``torch.autograd.grad``) with
+        respect to everything the distribution's parameters and ``f`` depend on is
+        the estimator of ``grad E[f]``. Batch elements stay independent: each gets
+        its own samples.
+
+    >>> import torch
+    >>> from torch.distributions import Normal
+    >>> _ = torch.manual_seed(0)
+    >>> mu = torch.zeros(3, requires_grad=True)
+    >>> expectation(lambda z: (z - 1) ** 2, Normal(mu, 1.0), num_samples=2).sum().backward()
+    >>> mu.grad.shape  # three independent two-sample estimates of -2
+    torch.Size([3])
+    """
+    resolved = resolve_estimator(estimator)
+    _check_num_samples(num_samples, resolved)
+    return resolved.surrogate(f, dist, num_samples).mean(0)
+
+
+def per_sample_gradients(
+    f: Cost,
+    dist: Distribution,
+    params: Sequence[Tensor],
+    estimator: str | Estimator = "pathwise",
+    num_samples: int = 1,
+) -> tuple[Tensor, ...]:
+    """The estimator's gradient terms, one per sample: ``[num_samples, *param.shape]`` each.
+
+    Term ``s`` is the gradient of sample ``s``'s surrogate summed over the batch;
+    their mean over ``s`` is exactly the gradient of
+    ``expectation(f, dist, estimator, num_samples).sum()``. Parameters that the
+    surrogate does not depend on get zeros.
+
+    >>> import torch
+    >>> from torch.distributions import Normal
+    >>> mu = torch.tensor(0.5, requires_grad=True)
+    >>> (g,) = per_sample_gradients(lambda z: 3 * z, Normal(mu, 1.0), [mu], num_samples=4)
+    >>> g
+    tensor([3., 3., 3., 3.])
+    """
+    resolved = resolve_estimator(estimator)
+    _check_num_samples(num_samples, resolved)
+    totals = resolved.surrogate(f, dist, num_samples).reshape(num_samples, -1).sum(1)
+    per_sample: list[list[Tensor]] = [[] for _ in params]
+    for s in range(num_samples):
+        grads = torch.autograd.grad(
+            totals[s], list(params), retain_graph=s + 1 < num_samples, allow_unused=True
+        )
+        for bucket, grad, param in zip(per_sample, grads, params, strict=True):
+            bucket.append(torch.zeros_like(param) if grad is None else grad)
+    return tuple(torch.stack(bucket) for bucket in per_sample)
+
+
+def _check_num_samples(num_samples: int, estimator: Estimator) -> None:
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int):
+        raise TypeError(f"num_samples must be an int, got {type(num_samples).__name__}")
+    if num_samples < 1:
+        raise EstimatorError(f"num_samples must be >= 1, got {num_samples}")
+    if num_samples < estimator.min_samples:
+        raise EstimatorError(
+            f"{estimator!r} needs num_samples >= {estimator.min_samples}, got {num_samples}"
+        )

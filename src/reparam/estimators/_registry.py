@@ -1,0 +1,44 @@
+"""Short names for the estimators, as used on the command line.
+
+Adding an estimator means adding its module and one entry here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+
+from reparam.estimators._base import Estimator
+from reparam.estimators._baselines import LeaveOneOut
+from reparam.estimators._pathwise import Pathwise
+from reparam.estimators._score import ScoreFunction
+
+ESTIMATORS: Mapping[str, Callable[[], Estimator]] = MappingProxyType(
+    {
+        "pathwise": Pathwise,
+        "score": ScoreFunction,
+        "score-loo": lambda: ScoreFunction(baseline=LeaveOneOut()),
+    }
+)
+"""Factories of the public estimators by short name, with their default settings."""
+
+
+def resolve_estimator(estimator: str | Estimator) -> Estimator:
+    """An estimator object from itself or its short name.
+
+    >>> resolve_estimator("pathwise")
+    Pathwise()
+    """
+    if isinstance(estimator, Estimator):
+        return estimator
+    if isinstance(estimator, str):
+        try:
+            return ESTIMATORS[estimator]()
+        except KeyError:
+            raise ValueError(
+                f"unknown estimator {estimator!r}; choose one of: {', '.join(ESTIMATORS)}"
+            ) from None
+    raise TypeError(
+        f"estimator must be an Estimator or one of {', '.join(ESTIMATORS)}, "
+        f"got {type(estimator).__name__}"
+    )

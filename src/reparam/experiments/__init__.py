@@ -1,0 +1,1 @@
+"""Small, reproducible experiments, each runnable from the command line."""

@@ -1,0 +1,5 @@
+"""Turning the field's silent gradient failures into errors that say what to do."""
+
+from reparam.safety._errors import GradientCutError as GradientCutError
+from reparam.safety._strict import deliberately_cut as deliberately_cut
+from reparam.safety._strict import strict as strict

@@ -1,0 +1,84 @@
+"""Statistical checks with a stated false-failure rate.
+
+Every randomized test in this suite fixes its seed, so it either always passes
+or always fails; the false-failure rate says how unlucky a seed would have to be
+for a *correct* estimator to fail: the probability, over seeds, that the check
+rejects when the null hypothesis (the estimator is right) holds. Each function
+returns the z-scores so a test can also show that a deliberately wrong estimator
+is rejected.
+
+A check over ``k`` values uses a per-value rate of ``rate / k`` (Bonferroni).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+FALSE_FAILURE_RATE = 1e-4
+"""Default per-check false-failure rate."""
+
+
+def z_threshold(rate: float = FALSE_FAILURE_RATE, count: int = 1) -> float:
+    """Two-sided standard normal quantile for a total rate over ``count`` checks."""
+    per_check = rate / count
+    return (
+        math.sqrt(2.0)
+        * torch.special.erfinv(torch.tensor(1.0 - per_check, dtype=torch.float64)).item()
+    )
+
+
+def mean_z_scores(samples: Tensor, expected: Tensor | float) -> Tensor:
+    """z-scores of the sample mean over dim 0 against ``expected``."""
+    samples = samples.to(torch.float64)
+    n = samples.shape[0]
+    mean = samples.mean(0)
+    stderr = samples.std(0) / math.sqrt(n)
+    expected_t = torch.as_tensor(expected, dtype=torch.float64)
+    diff = mean - expected_t
+    # A zero standard error (a constant estimator) must match exactly.
+    return torch.where(
+        stderr > 0, diff / stderr.clamp_min(1e-300), diff.abs() * math.inf
+    ).nan_to_num(0.0)
+
+
+def variance_z_scores(samples: Tensor, expected: Tensor | float) -> Tensor:
+    """z-scores of the sample variance over dim 0 against ``expected``.
+
+    Uses the asymptotic standard error of the sample variance,
+    ``sqrt((m4 - s^4) / n)``, with the fourth central moment ``m4`` estimated from
+    the same samples (valid for large ``n``; use n >= 10^4).
+    """
+    samples = samples.to(torch.float64)
+    n = samples.shape[0]
+    centred = samples - samples.mean(0)
+    variance = centred.pow(2).mean(0) * n / (n - 1)
+    m4 = centred.pow(4).mean(0)
+    stderr = ((m4 - variance.pow(2)).clamp_min(0) / n).sqrt()
+    return (variance - torch.as_tensor(expected, dtype=torch.float64)) / stderr
+
+
+def assert_mean(
+    samples: Tensor, expected: Tensor | float, rate: float = FALSE_FAILURE_RATE
+) -> None:
+    """Two-sided z-test that ``samples.mean(0)`` estimates ``expected``."""
+    z = mean_z_scores(samples, expected)
+    limit = z_threshold(rate, z.numel())
+    assert bool((z.abs() <= limit).all()), (
+        f"mean off by {z.abs().max().item():.2f} standard errors (limit {limit:.2f} at "
+        f"false-failure rate {rate}): mean {samples.double().mean(0)}, expected {expected}"
+    )
+
+
+def assert_variance(
+    samples: Tensor, expected: Tensor | float, rate: float = FALSE_FAILURE_RATE
+) -> None:
+    """Two-sided z-test that the sample variance over dim 0 estimates ``expected``."""
+    z = variance_z_scores(samples, expected)
+    limit = z_threshold(rate, z.numel())
+    assert bool((z.abs() <= limit).all()), (
+        f"variance off by {z.abs().max().item():.2f} standard errors (limit {limit:.2f}): "
+        f"variance {samples.double().var(0)}, expected {expected}"
+    )
