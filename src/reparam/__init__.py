@@ -11,7 +11,9 @@ from reparam.estimators import ESTIMATORS as ESTIMATORS
 from reparam.estimators import ControlVariate as ControlVariate
 from reparam.estimators import Estimator as Estimator
 from reparam.estimators import LeaveOneOut as LeaveOneOut
+from reparam.estimators import MeasureValued as MeasureValued
 from reparam.estimators import MovingAverage as MovingAverage
+from reparam.estimators import NoBaseline as NoBaseline
 from reparam.estimators import Pathwise as Pathwise
 from reparam.estimators import ScoreFunction as ScoreFunction
 from reparam.estimators import expectation as expectation

@@ -19,7 +19,9 @@ from reparam.estimators._errors import EstimatorError as EstimatorError
 from reparam.estimators._errors import UnsupportedDistributionError as UnsupportedDistributionError
 from reparam.estimators._expectation import expectation as expectation
 from reparam.estimators._expectation import per_sample_gradients as per_sample_gradients
+from reparam.estimators._measure_valued import MeasureValued as MeasureValued
 from reparam.estimators._pathwise import Pathwise as Pathwise
 from reparam.estimators._registry import ESTIMATORS as ESTIMATORS
+from reparam.estimators._registry import applicable_estimators as applicable_estimators
 from reparam.estimators._registry import resolve_estimator as resolve_estimator
 from reparam.estimators._score import ScoreFunction as ScoreFunction

@@ -17,6 +17,12 @@ An estimator draws ``S`` samples and returns a *per-sample surrogate*: a tensor
   ``grad h.mean(0)`` is the estimator itself and the individual terms are
   available for measuring variance.
 
+Batch elements are independent problems: the cost of batch element ``b`` must
+depend on the samples only through ``z[:, b]`` (``f`` may mix event dimensions,
+not batch elements). Then ``h[:, b]`` is an estimate for batch element ``b``
+alone, and ``h.mean(0).sum()`` gives one independent gradient estimate per
+element.
+
 Estimators build ``h`` with the DiCE "magic box" (Foerster et al., 2018) where a
 score appears, so that second and higher derivatives are estimated correctly too.
 """
@@ -24,6 +30,7 @@ score appears, so that second and higher derivatives are estimated correctly too
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -98,7 +105,12 @@ def evaluate_cost(f: Cost, z: Tensor, dist: Distribution) -> Tensor:
             f"for samples of shape {list(z.shape)}, got {list(costs.shape)}. "
             "Reduce over the event dimensions, not over samples or batch."
         )
-    if not bool(torch.isfinite(costs.detach()).all()):
+    # One cheap reduction decides the common case exactly: a nan or inf among the
+    # costs makes their sum non-finite. Only a non-finite sum (which finite costs
+    # can also give, by overflow) pays for the element-wise check.
+    if not math.isfinite(costs.detach().sum().item()) and not bool(
+        torch.isfinite(costs.detach()).all()
+    ):
         bad = int((~torch.isfinite(costs.detach())).sum())
         raise CostError(
             f"f returned {bad} non-finite cost(s) (nan or inf) out of {costs.numel()}; "

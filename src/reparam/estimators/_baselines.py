@@ -90,12 +90,18 @@ class MovingAverage:
         self.average: Tensor | None = None
 
     def __call__(self, costs: Tensor) -> Tensor:
-        current = costs.mean(0)
-        baseline = costs.new_zeros(()) if self.average is None else self.average
-        if self.average is None or self.average.shape != current.shape:
+        current = costs.detach().mean(0)
+        if self.average is None:
             self.average = current.clone()
-        else:
-            self.average = torch.lerp(current, self.average, self.decay)
+            return costs.new_zeros(())
+        if self.average.shape != current.shape:
+            raise EstimatorError(
+                "MovingAverage keeps one average per batch element: it holds shape "
+                f"{list(self.average.shape)} but got costs for batch shape {list(current.shape)}; "
+                "call reset() or use one MovingAverage per batch shape"
+            )
+        baseline = self.average
+        self.average = torch.lerp(current, self.average, self.decay)
         return baseline
 
     def reset(self) -> None:

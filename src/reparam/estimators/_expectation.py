@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 
 import torch
@@ -9,8 +10,8 @@ from torch import Tensor
 from torch.distributions import Distribution
 
 from reparam.estimators._base import Cost, Estimator
-from reparam.estimators._errors import EstimatorError
-from reparam.estimators._registry import resolve_estimator
+from reparam.estimators._errors import EstimatorError, UnsupportedDistributionError
+from reparam.estimators._registry import applicable_estimators, resolve_estimator
 
 
 def expectation(
@@ -44,8 +45,7 @@ def expectation(
     >>> mu.grad.shape  # three independent two-sample estimates of -2
     torch.Size([3])
     """
-    resolved = resolve_estimator(estimator)
-    _check_num_samples(num_samples, resolved)
+    resolved = _checked(estimator, dist, num_samples)
     return resolved.surrogate(f, dist, num_samples).mean(0)
 
 
@@ -70,8 +70,7 @@ def per_sample_gradients(
     >>> g
     tensor([3., 3., 3., 3.])
     """
-    resolved = resolve_estimator(estimator)
-    _check_num_samples(num_samples, resolved)
+    resolved = _checked(estimator, dist, num_samples)
     totals = resolved.surrogate(f, dist, num_samples).reshape(num_samples, -1).sum(1)
     per_sample: list[list[Tensor]] = [[] for _ in params]
     for s in range(num_samples):
@@ -83,9 +82,29 @@ def per_sample_gradients(
     return tuple(torch.stack(bucket) for bucket in per_sample)
 
 
+def _checked(estimator: str | Estimator, dist: Distribution, num_samples: int) -> Estimator:
+    """The resolved estimator, after checking ``dist`` and ``num_samples`` against it."""
+    resolved = resolve_estimator(estimator)
+    if not isinstance(dist, Distribution):
+        raise TypeError(
+            f"dist must be a torch.distributions.Distribution, got {type(dist).__name__}"
+        )
+    _check_num_samples(num_samples, resolved)
+    try:
+        resolved.check_supports(dist)
+    except UnsupportedDistributionError as error:
+        names = applicable_estimators(dist)
+        choices = ", ".join(repr(name) for name in names) if names else "none of the registered"
+        raise UnsupportedDistributionError(
+            f"{error} Estimators that apply to {type(dist).__name__}: {choices}."
+        ) from None
+    return resolved
+
+
 def _check_num_samples(num_samples: int, estimator: Estimator) -> None:
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int):
+    if isinstance(num_samples, bool) or not hasattr(type(num_samples), "__index__"):
         raise TypeError(f"num_samples must be an int, got {type(num_samples).__name__}")
+    num_samples = operator.index(num_samples)
     if num_samples < 1:
         raise EstimatorError(f"num_samples must be >= 1, got {num_samples}")
     if num_samples < estimator.min_samples:

@@ -43,9 +43,8 @@ class Pathwise(Estimator):
         if not dist.has_rsample:
             raise UnsupportedDistributionError(
                 f"{type(dist).__name__} has no reparameterized sampler (rsample), so the "
-                "pathwise estimator cannot differentiate through its samples. Use "
-                "estimator='score' (any distribution with log_prob), or a relaxation such "
-                "as 'gumbel-softmax' for discrete distributions."
+                "pathwise estimator cannot differentiate through its samples; the "
+                "score-function estimator (estimator='score') needs only log_prob."
             )
 
     def surrogate(self, f: Cost, dist: Distribution, num_samples: int) -> Tensor:

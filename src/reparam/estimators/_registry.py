@@ -8,8 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
+from torch.distributions import Distribution
+
 from reparam.estimators._base import Estimator
 from reparam.estimators._baselines import LeaveOneOut
+from reparam.estimators._measure_valued import MeasureValued
 from reparam.estimators._pathwise import Pathwise
 from reparam.estimators._score import ScoreFunction
 
@@ -18,6 +21,8 @@ ESTIMATORS: Mapping[str, Callable[[], Estimator]] = MappingProxyType(
         "pathwise": Pathwise,
         "score": ScoreFunction,
         "score-loo": lambda: ScoreFunction(baseline=LeaveOneOut()),
+        "mvd": MeasureValued,
+        "mvd-uncoupled": lambda: MeasureValued(coupled=False),
     }
 )
 """Factories of the public estimators by short name, with their default settings."""
@@ -42,3 +47,14 @@ def resolve_estimator(estimator: str | Estimator) -> Estimator:
         f"estimator must be an Estimator or one of {', '.join(ESTIMATORS)}, "
         f"got {type(estimator).__name__}"
     )
+
+
+def applicable_estimators(dist: Distribution) -> list[str]:
+    """The short names of the registered estimators that support ``dist``.
+
+    >>> import torch
+    >>> from torch.distributions import Bernoulli
+    >>> "score" in applicable_estimators(Bernoulli(torch.tensor(0.3)))
+    True
+    """
+    return [name for name, factory in ESTIMATORS.items() if factory().supports(dist)]

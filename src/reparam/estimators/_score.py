@@ -15,11 +15,12 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor
-from torch.distributions import Distribution
+from torch.distributions import Distribution, constraints
 
 from reparam.estimators._base import Cost, Estimator, evaluate_cost, magic_box
 from reparam.estimators._baselines import Baseline, NoBaseline
 from reparam.estimators._control_variates import ControlVariate
+from reparam.estimators._errors import UnsupportedDistributionError
 from reparam.safety import deliberately_cut
 
 
@@ -59,11 +60,29 @@ class ScoreFunction(Estimator):
         needs = [self.baseline.min_samples, *(cv.min_samples for cv in self.control_variates)]
         return max(needs)
 
+    def check_supports(self, dist: Distribution) -> None:
+        try:
+            support = dist.support
+        except NotImplementedError:  # a distribution that does not declare its support
+            return
+        bound = None if support is None else _parameter_in_support(support)
+        if bound is not None:
+            raise UnsupportedDistributionError(
+                f"the support of {type(dist).__name__} has a {bound} that requires grad; the "
+                "score-function estimator misses the boundary term of such a gradient. Use "
+                "estimator='pathwise' or keep the support's bounds fixed."
+            )
+
     def surrogate(self, f: Cost, dist: Distribution, num_samples: int) -> Tensor:
+        self.check_supports(dist)
         with deliberately_cut():
             z = dist.sample(torch.Size([num_samples]))
         costs = evaluate_cost(f, z, dist)
         detached = costs.detach()
+        box = magic_box(dist.log_prob(z))
+        surrogate = box * costs
+        if isinstance(self.baseline, NoBaseline) and not self.control_variates:
+            return surrogate  # b = 0: skip a term that is exactly zero in every order
         offsets = detached.new_zeros(())
         correction = detached.new_zeros(())
         for cv in self.control_variates:
@@ -75,9 +94,19 @@ class ScoreFunction(Estimator):
         # The baseline sees the raw costs: a baseline of the residuals would let
         # z_s leak into b_s through the other samples' estimated coefficients.
         baseline = self.baseline(detached) + offsets
-        box = magic_box(dist.log_prob(z))
-        return box * costs + (1.0 - box) * baseline + correction
+        return surrogate + (1.0 - box) * baseline + correction
 
     def __repr__(self) -> str:
         cvs = f", control_variates={list(self.control_variates)}" if self.control_variates else ""
         return f"ScoreFunction(baseline={self.baseline!r}{cvs})"
+
+
+def _parameter_in_support(support: constraints.Constraint) -> str | None:
+    """The name of a bound of ``support`` that requires grad (Uniform's, Pareto's), if any."""
+    if isinstance(support, constraints.independent):
+        return _parameter_in_support(support.base_constraint)
+    for name in ("lower_bound", "upper_bound"):
+        value = getattr(support, name, None)
+        if isinstance(value, Tensor) and value.requires_grad:
+            return name.replace("_", " ")
+    return None
