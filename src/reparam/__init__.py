@@ -7,15 +7,23 @@
 >>> loss.backward()  # scale.grad estimates d/dscale E[y^2] = 2 * scale
 """
 
+from reparam.estimators import ARM as ARM
 from reparam.estimators import ESTIMATORS as ESTIMATORS
+from reparam.estimators import RELAX as RELAX
+from reparam.estimators import ConcreteControlVariate as ConcreteControlVariate
 from reparam.estimators import ControlVariate as ControlVariate
+from reparam.estimators import DisARM as DisARM
 from reparam.estimators import Estimator as Estimator
+from reparam.estimators import ExponentialAnnealing as ExponentialAnnealing
+from reparam.estimators import GumbelSoftmax as GumbelSoftmax
 from reparam.estimators import LeaveOneOut as LeaveOneOut
 from reparam.estimators import MeasureValued as MeasureValued
 from reparam.estimators import MovingAverage as MovingAverage
 from reparam.estimators import NoBaseline as NoBaseline
 from reparam.estimators import Pathwise as Pathwise
 from reparam.estimators import ScoreFunction as ScoreFunction
+from reparam.estimators import StraightThrough as StraightThrough
+from reparam.estimators import StraightThroughGumbelSoftmax as StraightThroughGumbelSoftmax
 from reparam.estimators import expectation as expectation
 from reparam.estimators import per_sample_gradients as per_sample_gradients
 from reparam.safety import GradientCutError as GradientCutError

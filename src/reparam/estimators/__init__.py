@@ -6,6 +6,8 @@ gradient is the estimator's per-sample gradient term. Reference: Mohamed, Rosca,
 Figurnov and Mnih (2020), "Monte Carlo Gradient Estimation in Machine Learning".
 """
 
+from reparam.estimators._arm import ARM as ARM
+from reparam.estimators._arm import DisARM as DisARM
 from reparam.estimators._base import Cost as Cost
 from reparam.estimators._base import Estimator as Estimator
 from reparam.estimators._base import magic_box as magic_box
@@ -19,9 +21,17 @@ from reparam.estimators._errors import EstimatorError as EstimatorError
 from reparam.estimators._errors import UnsupportedDistributionError as UnsupportedDistributionError
 from reparam.estimators._expectation import expectation as expectation
 from reparam.estimators._expectation import per_sample_gradients as per_sample_gradients
+from reparam.estimators._gumbel_softmax import GumbelSoftmax as GumbelSoftmax
+from reparam.estimators._gumbel_softmax import (
+    StraightThroughGumbelSoftmax as StraightThroughGumbelSoftmax,
+)
 from reparam.estimators._measure_valued import MeasureValued as MeasureValued
 from reparam.estimators._pathwise import Pathwise as Pathwise
 from reparam.estimators._registry import ESTIMATORS as ESTIMATORS
 from reparam.estimators._registry import applicable_estimators as applicable_estimators
 from reparam.estimators._registry import resolve_estimator as resolve_estimator
+from reparam.estimators._relax import RELAX as RELAX
+from reparam.estimators._relax import ConcreteControlVariate as ConcreteControlVariate
 from reparam.estimators._score import ScoreFunction as ScoreFunction
+from reparam.estimators._straight_through import StraightThrough as StraightThrough
+from reparam.estimators._temperature import ExponentialAnnealing as ExponentialAnnealing

@@ -10,11 +10,15 @@ from types import MappingProxyType
 
 from torch.distributions import Distribution
 
+from reparam.estimators._arm import ARM, DisARM
 from reparam.estimators._base import Estimator
 from reparam.estimators._baselines import LeaveOneOut
+from reparam.estimators._gumbel_softmax import GumbelSoftmax, StraightThroughGumbelSoftmax
 from reparam.estimators._measure_valued import MeasureValued
 from reparam.estimators._pathwise import Pathwise
+from reparam.estimators._relax import RELAX
 from reparam.estimators._score import ScoreFunction
+from reparam.estimators._straight_through import StraightThrough
 
 ESTIMATORS: Mapping[str, Callable[[], Estimator]] = MappingProxyType(
     {
@@ -23,6 +27,14 @@ ESTIMATORS: Mapping[str, Callable[[], Estimator]] = MappingProxyType(
         "score-loo": lambda: ScoreFunction(baseline=LeaveOneOut()),
         "mvd": MeasureValued,
         "mvd-uncoupled": lambda: MeasureValued(coupled=False),
+        # Discrete latent variables. 'score-loo' above is REINFORCE with the
+        # leave-one-out baseline (Kool et al. 2019), unbiased, num_samples >= 2.
+        "gumbel-softmax": GumbelSoftmax,  # biased; temperature 1
+        "st-gumbel-softmax": StraightThroughGumbelSoftmax,  # biased; temperature 1
+        "straight-through": StraightThrough,  # biased
+        "arm": ARM,  # num_samples = antithetic pairs, 2 calls of f each
+        "disarm": DisARM,  # num_samples = antithetic pairs, 2 calls of f each
+        "relax": RELAX,  # a fresh, untrained ConcreteControlVariate
     }
 )
 """Factories of the public estimators by short name, with their default settings."""
