@@ -1,0 +1,165 @@
+"""``compare``: measure estimators on a problem and summarise them.
+
+Reference: Mohamed, Rosca, Figurnov and Mnih (2020), "Monte Carlo Gradient
+Estimation in Machine Learning", JMLR 21, whose section 3 compares estimators
+by their variance on the same Gaussian costs.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import Tensor
+from torch.distributions import Distribution
+
+from reparam.estimators import ESTIMATORS, Cost, Estimator, resolve_estimator
+from reparam.lab._comparison import Comparison
+from reparam.lab._custom import custom_problem
+from reparam.lab._measurement import NotApplicableError, measure, time_per_estimate
+from reparam.lab._problem import Problem
+from reparam.lab._problems import get_problem
+from reparam.lab._results import Row, summarise
+
+DEFAULT_SAMPLES = (1, 4, 16, 64)
+
+
+def compare(
+    f: Cost,
+    dist: Distribution,
+    estimators: Sequence[str | Estimator] | None = None,
+    *,
+    num_samples: int | Sequence[int] = DEFAULT_SAMPLES,
+    trials: int | None = None,
+    seed: int = 0,
+    exact_gradient: Mapping[str, Tensor | float] | None = None,
+) -> Comparison:
+    """Compare gradient estimators of ``grad E_{z ~ dist}[f(z)]`` by measuring them.
+
+    The gradient is taken with respect to the distribution's parameters (those
+    it was constructed with, e.g. ``loc`` and ``scale``). Each estimator at each
+    sample count ``S`` gives ``trials`` independent ``S``-sample estimates.
+
+    Args:
+        f: the cost, samples ``[S, *batch_shape, *event_shape]`` -> ``[S, *batch_shape]``
+            (it also receives a leading trials dimension in the batch).
+        dist: a ``torch.distributions`` object.
+        estimators: short names or objects; default: every registered estimator
+            that applies to ``dist``.
+        num_samples: one or more sample counts ``S``.
+        trials: estimates per (estimator, S); default: enough for a 5% relative
+            standard error on each variance (see :mod:`reparam.lab._measurement`).
+        seed: fixes every random draw; the global random state is left as it was.
+        exact_gradient: parameter name -> exact gradient, if known (for the bias).
+
+    >>> import torch
+    >>> from torch.distributions import Normal
+    >>> result = compare(lambda z: z**2, Normal(torch.tensor(1.0), 1.0),
+    ...                  ["pathwise", "score"], num_samples=1, trials=1000,
+    ...                  exact_gradient={"loc": 2.0, "scale": 2.0})
+    >>> result.recommendation.estimator
+    'pathwise'
+    """
+    problem = custom_problem(f, dist, exact_gradient)
+    return compare_problem(problem, estimators, num_samples=num_samples, trials=trials, seed=seed)
+
+
+def compare_problem(
+    problem: str | Problem,
+    estimators: Sequence[str | Estimator] | None = None,
+    *,
+    num_samples: int | Sequence[int] = DEFAULT_SAMPLES,
+    trials: int | None = None,
+    seed: int = 0,
+    k: float | None = None,
+) -> Comparison:
+    """:func:`compare` on a built-in problem (by name, see ``PROBLEMS``) or a :class:`Problem`.
+
+    >>> compare_problem("channel", ["pathwise"], num_samples=1, trials=500).row(
+    ...     "pathwise", 1, "delta").exact
+    2.0
+    """
+    if isinstance(problem, str):
+        problem = get_problem(problem, k=k)
+    samples = _sample_counts(num_samples)
+    if trials is not None and (isinstance(trials, bool) or trials < 2):
+        raise ValueError(f"trials must be an integer >= 2 (a variance needs two), got {trials}")
+    chosen = _estimators(problem, estimators)
+    rows: list[Row] = []
+    notes: list[str] = []
+    raw: dict[tuple[str, int], Tensor] = {}
+    exact = problem.flat_gradient()
+    with torch.random.fork_rng(devices=[]):
+        for label, estimator in chosen:
+            for s in samples:
+                if s < estimator.min_samples:
+                    notes.append(f"{label} needs S >= {estimator.min_samples}; S = {s} skipped")
+                    continue
+                torch.manual_seed(zlib.crc32(f"{seed}/{label}/{s}".encode()))
+                measured = measure(problem, estimator, label, s, trials)
+                seconds = time_per_estimate(problem, estimator, label, s)
+                raw[(label, s)] = measured.estimates
+                name = label if _is_registered(label) else None
+                rows += summarise(
+                    label,
+                    estimator.unbiased,
+                    s,
+                    problem.labels(),
+                    measured.estimates,
+                    seconds,
+                    exact,
+                    None if name is None else problem.exact_variance(name, s),
+                )
+    return Comparison(
+        problem.name, problem.summary, seed, tuple(problem.labels()), tuple(rows), tuple(notes), raw
+    )
+
+
+def applicable(problem: Problem) -> list[str]:
+    """The registered estimators' names that apply to ``problem``'s distribution."""
+    with torch.random.fork_rng(devices=[]):
+        _, dist = problem.build(problem.trial_parameters(1))
+    return [name for name, factory in ESTIMATORS.items() if factory().supports(dist)]
+
+
+def _estimators(
+    problem: Problem, estimators: Sequence[str | Estimator] | None
+) -> list[tuple[str, Estimator]]:
+    if estimators is None:
+        estimators = applicable(problem)
+    if isinstance(estimators, (str, Estimator)):
+        estimators = [estimators]
+    chosen: list[tuple[str, Estimator]] = []
+    for item in estimators:
+        resolved = resolve_estimator(item)
+        label = item if isinstance(item, str) else resolved.name
+        if any(label == other for other, _ in chosen):
+            label = item if isinstance(item, str) else repr(resolved)
+        chosen.append((label, resolved))
+    with torch.random.fork_rng(devices=[]):
+        _, dist = problem.build(problem.trial_parameters(1))
+    for label, resolved in chosen:
+        if not resolved.supports(dist):
+            raise NotApplicableError(
+                f"estimator {label!r} does not apply to problem {problem.name!r}'s "
+                f"distribution ({type(dist).__name__}); estimators that do: "
+                f"{', '.join(applicable(problem)) or 'none of the registered'}"
+            )
+    if not chosen:
+        raise ValueError("no estimators to compare")
+    return chosen
+
+
+def _sample_counts(num_samples: int | Sequence[int]) -> list[int]:
+    counts = [num_samples] if isinstance(num_samples, int) else list(num_samples)
+    if not counts:
+        raise ValueError("num_samples must name at least one sample count")
+    for count in counts:
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"sample counts must be integers >= 1, got {count!r}")
+    return sorted(set(counts))
+
+
+def _is_registered(label: str) -> bool:
+    return label in ESTIMATORS
