@@ -7,6 +7,7 @@
 >>> loss.backward()  # scale.grad estimates d/dscale E[y^2] = 2 * scale
 """
 
+from reparam import lab as lab
 from reparam.estimators import ARM as ARM
 from reparam.estimators import ESTIMATORS as ESTIMATORS
 from reparam.estimators import RELAX as RELAX
