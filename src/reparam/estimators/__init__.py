@@ -10,6 +10,7 @@ from reparam.estimators._arm import ARM as ARM
 from reparam.estimators._arm import DisARM as DisARM
 from reparam.estimators._base import Cost as Cost
 from reparam.estimators._base import Estimator as Estimator
+from reparam.estimators._base import evaluate_cost as evaluate_cost
 from reparam.estimators._base import magic_box as magic_box
 from reparam.estimators._baselines import Baseline as Baseline
 from reparam.estimators._baselines import LeaveOneOut as LeaveOneOut
