@@ -149,7 +149,21 @@ def _check_distribution_sample(frame: FrameType | None) -> None:
 
 
 def _parameter_requiring_grad(dist: Distribution) -> str | None:
-    """The first parameter the user gave that requires grad (derived ones last)."""
+    """The first parameter the user gave that requires grad (derived ones last).
+
+    A distribution that wraps another (``Independent``, ``LogNormal`` and other
+    transformed ones, ``OneHotCategorical``) is asked about the inner one first,
+    where the parameters the user gave are stored, then about its transforms.
+    """
+    inner = getattr(dist, "base_dist", None) or getattr(dist, "_categorical", None)
+    if isinstance(inner, Distribution):
+        name = _parameter_requiring_grad(inner)
+        if name is not None:
+            return name
+    for index, transform in enumerate(getattr(dist, "transforms", ())):
+        for attribute, value in vars(transform).items():
+            if isinstance(value, torch.Tensor) and value.requires_grad:
+                return f"transforms[{index}].{attribute.lstrip('_')}"
     names = list(dist.arg_constraints)
     given_param = getattr(dist, "_param", None)  # Bernoulli, Categorical, ...: the one passed in
     names.sort(key=lambda n: dist.__dict__.get(n) is not given_param)
@@ -159,9 +173,6 @@ def _parameter_requiring_grad(dist: Distribution) -> str | None:
         value = getattr(dist, name, None)
         if isinstance(value, torch.Tensor) and value.requires_grad:
             return name
-    base = getattr(dist, "base_dist", None)
-    if isinstance(base, Distribution):
-        return _parameter_requiring_grad(base)
     return None
 
 
