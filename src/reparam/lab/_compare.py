@@ -91,7 +91,7 @@ def compare_problem(
     raw: dict[tuple[str, int], Tensor] = {}
     exact = problem.flat_gradient()
     with torch.random.fork_rng(devices=[]):
-        for label, estimator in chosen:
+        for label, estimator, key in chosen:
             for s in samples:
                 if s < estimator.min_samples:
                     notes.append(f"{label} needs S >= {estimator.min_samples}; S = {s} skipped")
@@ -100,7 +100,6 @@ def compare_problem(
                 measured = measure(problem, estimator, label, s, trials)
                 seconds = time_per_estimate(problem, estimator, label, s)
                 raw[(label, s)] = measured.estimates
-                name = label if _is_registered(label) else None
                 rows += summarise(
                     label,
                     estimator.unbiased,
@@ -109,7 +108,7 @@ def compare_problem(
                     measured.estimates,
                     seconds,
                     exact,
-                    None if name is None else problem.exact_variance(name, s),
+                    None if key is None else problem.exact_variance(key, s),
                 )
     return Comparison(
         problem.name, problem.summary, seed, tuple(problem.labels()), tuple(rows), tuple(notes), raw
@@ -125,29 +124,32 @@ def applicable(problem: Problem) -> list[str]:
 
 def _estimators(
     problem: Problem, estimators: Sequence[str | Estimator] | None
-) -> list[tuple[str, Estimator]]:
+) -> list[tuple[str, Estimator, str | None]]:
+    """``(label, estimator, registry name)``; only names given as strings get exact variances."""
     if estimators is None:
         estimators = applicable(problem)
     if isinstance(estimators, (str, Estimator)):
         estimators = [estimators]
-    chosen: list[tuple[str, Estimator]] = []
+    chosen: list[tuple[str, Estimator, str | None]] = []
     for item in estimators:
         resolved = resolve_estimator(item)
         label = item if isinstance(item, str) else resolved.name
-        if any(label == other for other, _ in chosen):
-            label = item if isinstance(item, str) else repr(resolved)
-        chosen.append((label, resolved))
+        if any(label == other for other, _, _ in chosen):
+            if isinstance(item, str):
+                raise ValueError(f"estimator {item!r} is listed twice")
+            label = repr(resolved)
+        chosen.append((label, resolved, item if isinstance(item, str) else None))
+    if not chosen:
+        raise ValueError("no estimators to compare")
     with torch.random.fork_rng(devices=[]):
         _, dist = problem.build(problem.trial_parameters(1))
-    for label, resolved in chosen:
+    for label, resolved, _ in chosen:
         if not resolved.supports(dist):
             raise NotApplicableError(
                 f"estimator {label!r} does not apply to problem {problem.name!r}'s "
                 f"distribution ({type(dist).__name__}); estimators that do: "
                 f"{', '.join(applicable(problem)) or 'none of the registered'}"
             )
-    if not chosen:
-        raise ValueError("no estimators to compare")
     return chosen
 
 
@@ -159,7 +161,3 @@ def _sample_counts(num_samples: int | Sequence[int]) -> list[int]:
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ValueError(f"sample counts must be integers >= 1, got {count!r}")
     return sorted(set(counts))
-
-
-def _is_registered(label: str) -> bool:
-    return label in ESTIMATORS

@@ -1,0 +1,197 @@
+"""``reparam.lab.compare``: results, recommendation, reproducibility, user problems, errors."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch.distributions import Bernoulli, Beta, Normal
+
+import reparam
+from reparam.estimators import LeaveOneOut, ScoreFunction
+from reparam.lab import Comparison, Row, compare, compare_problem, get_problem
+from reparam.lab._bernoulli import bernoulli_toy
+from reparam.lab._measurement import MAX_TRIALS, PILOT_TRIALS, trials_needed
+from tests.stats import assert_mean, z_threshold
+
+
+def strip_times(result: Comparison) -> list[dict[str, object]]:
+    return [
+        {k: v for k, v in row.to_dict().items() if k not in ("time", "work_variance")}
+        for row in result.rows
+    ]
+
+
+def test_reachable_from_the_package() -> None:
+    assert reparam.lab.compare is compare
+
+
+def test_rows_cover_every_estimator_sample_count_and_parameter() -> None:
+    result = compare_problem("quadratic", ["pathwise", "score"], num_samples=[1, 4], trials=500)
+    keys = [(r.estimator, r.num_samples, r.parameter) for r in result.rows]
+    assert keys == [
+        (e, s, p) for e in ("pathwise", "score") for s in (1, 4) for p in ("mu", "sigma")
+    ]
+    row = result.row("score", 4, "mu")
+    assert row.trials == 500 and row.unbiased and row.exact == pytest.approx(-4.0)
+    assert row.exact_variance == pytest.approx(87.0 / 4, rel=1e-9)
+    assert row.bias == pytest.approx(row.mean - row.exact)
+    assert row.bias_se == pytest.approx(math.sqrt(row.variance / 500))
+    assert row.snr == pytest.approx(abs(row.mean) / math.sqrt(row.variance))
+    assert row.work_variance == pytest.approx(row.variance * row.time)
+    assert 0 < row.time < 1
+    q = row.quantiles
+    assert list(q) == sorted(q)
+    estimates = result.estimates[("score", 4)][:, 0].double()
+    assert row.mean == pytest.approx(float(estimates.mean()))
+    assert row.variance == pytest.approx(float(estimates.var()))
+
+
+def test_reproducible_for_a_seed_and_different_across_seeds() -> None:
+    def run(seed: int) -> Comparison:
+        # Default (adaptive) trials: the top-ups are reproducible too.
+        return compare_problem("bump", ["pathwise", "score"], num_samples=[1, 2], seed=seed)
+
+    first, again, other = run(3), run(3), run(4)
+    assert strip_times(first) == strip_times(again)
+    assert strip_times(first) != strip_times(other)
+
+
+def test_adding_an_estimator_does_not_change_the_others_draws() -> None:
+    alone = compare_problem("bump", ["score"], num_samples=[2], trials=300)
+    together = compare_problem("bump", ["pathwise", "score"], num_samples=[2], trials=300)
+    assert torch.equal(alone.estimates[("score", 2)], together.estimates[("score", 2)])
+
+
+def test_global_random_state_is_left_alone() -> None:
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    compare_problem("cos", ["pathwise"], num_samples=1, trials=10)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_default_trials_reach_the_target_relative_error() -> None:
+    result = compare_problem("gamma-poly", ["pathwise", "score"], num_samples=[1])
+    for row in result.rows:
+        assert row.trials >= PILOT_TRIALS
+        # Capped runs aside, the variance is resolved to about 5% (by the kurtosis
+        # estimated from the same data, so "about": allow up to 7%).
+        if row.trials < MAX_TRIALS:
+            assert row.variance_se / row.variance < 0.07, row
+    assert max(r.trials for r in result.rows if r.estimator == "score") > 4 * PILOT_TRIALS
+
+
+def test_trials_needed_grows_with_the_kurtosis() -> None:
+    generator = torch.Generator().manual_seed(0)
+    normal = torch.randn(100_000, 1, dtype=torch.float64, generator=generator)
+    heavy = torch.distributions.StudentT(torch.tensor(6.0)).sample((100_000, 1))  # kurtosis 6
+    assert abs(trials_needed(normal, 0.05) - 800) < 40
+    assert abs(trials_needed(heavy, 0.05) - 2000) < 600
+    assert trials_needed(torch.ones(50, 1), 0.05) == 800  # constant: normal by default
+
+
+def test_biased_estimators_show_their_bias() -> None:
+    # Straight-through on the Bernoulli toy at theta = 1 has mean
+    # p (1 - p) 2 (p - t) ~ 0.095 against the exact p (1 - p) (1 - 2 t) ~ 0.004
+    # (at theta = 0 the two happen to coincide); the row says it is biased.
+    result = compare_problem(
+        bernoulli_toy(theta=1.0), ["score", "straight-through"], num_samples=1, trials=20_000
+    )
+    straight = result.row("straight-through", 1, "theta")
+    assert not straight.unbiased
+    assert straight.bias_z is not None and abs(straight.bias_z) > z_threshold()
+    score = result.row("score", 1, "theta")
+    assert score.unbiased and abs(score.bias_z or 0) < z_threshold()
+    assert "straight-through  no" in str(result)
+
+
+def make_row(estimator: str, unbiased: bool, samples: int, work: float) -> Row:
+    return Row(estimator, unbiased, samples, "p", 10, 0.0, 0.0, 0.0, 0.1, work, 0.1, None,
+               0.0, 1.0, work, (0.0,) * 5)  # fmt: skip
+
+
+def test_recommendation_is_the_unbiased_estimator_with_least_work_variance() -> None:
+    rows = (
+        make_row("fast-but-biased", False, 1, 0.001),
+        make_row("a", True, 1, 3.0),
+        make_row("a", True, 4, 2.0),
+        make_row("b", True, 1, 2.5),
+    )
+    best = Comparison("toy", "", 0, ("p",), rows).recommendation
+    assert best is not None and (best.estimator, best.num_samples) == ("a", 4)
+    assert Comparison("toy", "", 0, ("p",), rows[:1]).recommendation is None
+
+
+def test_compare_on_a_user_distribution_with_and_without_exact_gradient() -> None:
+    mu = torch.tensor([0.5, -1.0])
+
+    def f(z: torch.Tensor) -> torch.Tensor:
+        return (z - 2.0) ** 2
+
+    known = compare(
+        f, Normal(mu, 1.5), ["pathwise"], num_samples=2, trials=4000,
+        exact_gradient={"loc": 2 * (mu - 2.0), "scale": 3.0},
+    )  # fmt: skip
+    assert known.parameters == ("loc[0]", "loc[1]", "scale[0]", "scale[1]")
+    assert_mean(known.estimates[("pathwise", 2)], torch.tensor([-3.0, -6.0, 3.0, 3.0]))
+    assert known.row("pathwise", 2, "loc[1]").bias is not None
+    unknown = compare(f, Normal(mu, 1.5), ["pathwise"], num_samples=2, trials=100)
+    assert unknown.row("pathwise", 2, "loc[1]").bias is None
+    assert "n/a" in str(unknown)
+
+
+def test_compare_rebuilds_other_parameterizations() -> None:
+    logits = compare(
+        lambda z: z, Bernoulli(logits=torch.tensor(0.3)), ["score"], num_samples=1, trials=50
+    )
+    assert logits.parameters == ("logits",)
+    probs = Bernoulli(probs=torch.tensor(0.3))
+    probs.logits  # noqa: B018 - caches the other parameterization too
+    assert compare(lambda z: z, probs, ["score"], num_samples=1, trials=50).parameters == ("probs",)
+    beta = compare(lambda z: z, Beta(2.0, 3.0), ["pathwise"], num_samples=1, trials=50)
+    assert beta.parameters == ("concentration1", "concentration0")
+
+
+def test_estimator_objects_get_no_exact_variance_by_name() -> None:
+    loo = ScoreFunction(baseline=LeaveOneOut())
+    result = compare_problem("quadratic", ["score", loo], num_samples=[2], trials=50)
+    labels = sorted({r.estimator for r in result.rows})
+    assert labels == ["ScoreFunction(baseline=LeaveOneOut())", "score"]
+    assert all(
+        r.exact_variance is None for r in result.rows if r.estimator.startswith("ScoreFunction")
+    )
+
+
+def test_estimators_needing_more_samples_are_skipped_with_a_note() -> None:
+    result = compare_problem("cos", ["score-loo"], num_samples=[1, 2], trials=20)
+    assert {r.num_samples for r in result.rows} == {2}
+    assert any("score-loo needs S >= 2" in note for note in result.notes)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: compare_problem("nope"), "unknown problem 'nope'; choose one of: channel"),
+        (lambda: compare_problem("cos", ["magic"], trials=2), "unknown estimator 'magic'"),
+        (lambda: compare_problem("cos", ["score"], trials=1), "trials must be an integer >= 2"),
+        (lambda: compare_problem("cos", ["score"], num_samples=0), "integers >= 1"),
+        (lambda: compare_problem("cos", ["score"], num_samples=[]), "at least one"),
+        (lambda: compare_problem("cos", ["score", "score"]), "listed twice"),
+        (
+            lambda: compare_problem("bernoulli-toy", ["pathwise"]),
+            "estimator 'pathwise' does not apply to problem 'bernoulli-toy''s distribution "
+            "(Bernoulli); estimators that do: score",
+        ),
+        (lambda: get_problem("gamma-poly", k=2.0), "has no parameter k"),
+        (
+            lambda: compare(lambda z: z, Normal(0.0, 1.0), exact_gradient={"mu": 1.0}),
+            "parameters are ['loc', 'scale']",
+        ),
+    ],
+)
+def test_bad_input_is_a_clear_value_error(call: object, message: str) -> None:
+    with pytest.raises(ValueError) as error:
+        call()  # type: ignore[operator]
+    assert message in str(error.value)
