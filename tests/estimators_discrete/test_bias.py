@@ -29,6 +29,8 @@ from tests.estimators_discrete.problems import (
 from tests.estimators_discrete.test_unbiased import estimates
 from tests.stats import assert_mean, mean_z_scores, z_threshold
 
+COVERS_ESTIMATORS = ("gumbel-softmax", "st-gumbel-softmax", "straight-through")
+
 PROBLEMS = [bernoulli_toy(0.49), multi_bernoulli(), categorical_pair()]
 
 

@@ -22,6 +22,8 @@ from tests.estimators_discrete.problems import (
 )
 from tests.stats import assert_mean, mean_z_scores, z_threshold
 
+COVERS_ESTIMATORS = ("score-loo", "arm", "disarm", "relax")
+
 TRIALS = 40_000
 
 BERNOULLI_PROBLEMS = [bernoulli_toy(0.49), bernoulli_toy(0.499), bernoulli_toy(0.501)]
