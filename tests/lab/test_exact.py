@@ -48,8 +48,22 @@ def test_every_problem_has_an_exact_gradient_and_some_exact_variance() -> None:
     for problem in problems():
         assert problem.flat_gradient() is not None
         assert problem.per_sample_variances, problem.name
-    for name in ("channel", "quadratic", "cos", "bump", "gamma-poly"):
-        assert set(PROBLEMS[name]().per_sample_variances) == {"pathwise", "score"}
+    gaussian = {"pathwise", "score", "mvd", "mvd-uncoupled"}
+    for name in ("channel", "quadratic", "cos", "bump"):
+        assert set(PROBLEMS[name]().per_sample_variances) == gaussian
+    assert set(PROBLEMS["gamma-poly"]().per_sample_variances) == {"pathwise", "score"}
+
+
+def test_measure_valued_variances_match_the_closed_forms_for_a_quadratic() -> None:
+    # x ~ N(1, 1), f = x^2 (quadratic with k = 0): by hand, coupled, mean:
+    # c^2 Var(4 W) = (16 / 2 pi) (2 - pi / 2); scale: Var(M^2 (1 - U^2) + 2 M (1 - U)) = 8.
+    # Uncoupled: (1 / 2 pi) (Var f(1 + W) + Var f(1 - W)) and Var (M + 1)^2 + Var (E + 1)^2.
+    problem = PROBLEMS["quadratic"](k=0.0)
+    coupled = problem.per_sample_variances["mvd"]()
+    assert float(coupled["mu"]) == pytest.approx(16 / (2 * math.pi) * (2 - math.pi / 2))
+    assert float(coupled["sigma"]) == pytest.approx(8.0)
+    uncoupled = problem.per_sample_variances["mvd-uncoupled"]()
+    assert float(uncoupled["sigma"]) == pytest.approx(24.0)  # 18 + 6
 
 
 def test_the_variance_check_rejects_a_wrong_exact_variance() -> None:

@@ -12,7 +12,8 @@ expectations have closed forms, whose autograd gradients are the exact answers:
 With ``x = mu + sigma eps``, the per-sample gradient terms are, for the pathwise
 estimator, ``f'(x)`` (mu) and ``f'(x) eps`` (sigma), and for the score function
 without baseline, ``f(x) eps / sigma`` and ``f(x) (eps^2 - 1) / sigma``; their
-exact variances are Gauss-Hermite integrals over ``eps``.
+exact variances are Gauss-Hermite integrals over ``eps``. The measure-valued
+estimator's (``mvd``, ``mvd-uncoupled``) are in :mod:`reparam.lab._weak`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from torch.distributions import Normal
 from reparam.estimators import Cost
 from reparam.lab._problem import ExactVariance, Params, Problem, gradient_of, scalars
 from reparam.lab._quadrature import moments, normal_rule, value_and_derivative
+from reparam.lab._weak import measure_valued_variances
 
 Terms = Callable[[Tensor, Tensor, Tensor], dict[str, Tensor]]
 
@@ -56,9 +58,10 @@ def channel(delta: float = 1.0) -> Problem:
         values=values,
         build=build,
         exact_gradient=gradient_of(lambda p: p["delta"].square(), values),
-        per_sample_variances=_variances(
-            lambda y: y.square(), 0.0, delta, {"pathwise": pathwise, "score": score}
-        ),
+        per_sample_variances={
+            **_variances(lambda y: y.square(), 0.0, delta, {"pathwise": pathwise, "score": score}),
+            **_weak_variances(lambda y: y.square(), 0.0, delta, {"sigma": "delta"}),
+        },
     )
 
 
@@ -130,7 +133,10 @@ def _normal_problem(
         values=values,
         build=build,
         exact_gradient=gradient_of(lambda p: objective(p["mu"], p["sigma"]), values),
-        per_sample_variances=_variances(cost, mu, sigma, {"pathwise": pathwise, "score": score}),
+        per_sample_variances={
+            **_variances(cost, mu, sigma, {"pathwise": pathwise, "score": score}),
+            **_weak_variances(cost, mu, sigma, {"mu": "mu", "sigma": "sigma"}),
+        },
     )
 
 
@@ -148,3 +154,13 @@ def _variances(
         return compute
 
     return {name: exact(terms) for name, terms in estimators.items()}
+
+
+def _weak_variances(
+    cost: Cost, mu: float, sigma: float, names: dict[str, str]
+) -> dict[str, ExactVariance]:
+    """The measure-valued estimator's, coupled (``mvd``) and not (``mvd-uncoupled``)."""
+    return {
+        "mvd": measure_valued_variances(cost, mu, sigma, names, coupled=True),
+        "mvd-uncoupled": measure_valued_variances(cost, mu, sigma, names, coupled=False),
+    }
