@@ -17,6 +17,7 @@ from torch import Tensor
 from torch.distributions import Bernoulli
 
 from reparam.estimators import Cost
+from reparam.lab._bernoulli_discrete import discrete_variances
 from reparam.lab._problem import Params, Problem, gradient_of, scalars
 
 
@@ -48,5 +49,5 @@ def bernoulli_toy(t: float = 0.49, theta: float = 0.0) -> Problem:
         values=values,
         build=build,
         exact_gradient=gradient_of(objective, values),
-        per_sample_variances={"score": score},
+        per_sample_variances={"score": score, **discrete_variances(cost, values["theta"])},
     )
