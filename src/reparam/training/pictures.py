@@ -1,0 +1,115 @@
+"""Pictures of a trained model, written into its run folder.
+
+* ``reconstructions.png``: test images (odd rows) above their reconstructions;
+* ``samples.png``: decoded draws from the prior;
+* ``latent_space.png`` (continuous 2-D codes only): the test codes coloured by
+  digit, beside the decoder's output over a grid of prior quantiles.
+
+Noise is drawn inside :func:`~reparam.training._rng.seeded`, so pictures are
+reproducible and do not disturb training.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from reparam.plotting import new_figure, save_figure
+from reparam.training._model import LatentVariableModel
+from reparam.training._rng import seeded
+
+
+def tile(images: Tensor, rows: int, cols: int) -> Tensor:
+    """``[rows * cols, H, W]`` -> one ``[rows * H, cols * W]`` image, row-major."""
+    _, height, width = images.shape
+    grid = images.reshape(rows, cols, height, width).permute(0, 2, 1, 3)
+    return grid.reshape(rows * height, cols * width)
+
+
+def _save_grid(grid: Tensor, path: Path, title: str) -> Path:
+    figure = new_figure(1, width=6.0, height=6.0 * grid.shape[0] / grid.shape[1] + 0.4)
+    ax = figure.axes[0]
+    ax.imshow(grid.cpu().numpy(), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_title(title)
+    ax.set_axis_off()
+    return save_figure(figure, path)
+
+
+def save_reconstructions(
+    model: LatentVariableModel, pixels: Tensor, path: Path, shape: tuple[int, int], cols: int = 10
+) -> Path:
+    """Two pairs of rows: ``cols`` test images each, their reconstructions below."""
+    x = pixels[: 2 * cols]
+    with torch.inference_mode():
+        recon = model.reconstruct(x)
+    pairs = torch.stack([x.reshape(2, cols, -1), recon.reshape(2, cols, -1)], dim=1)
+    grid = tile(pairs.reshape(4 * cols, *shape), 4, cols)
+    return _save_grid(grid, path, "test images (rows 1, 3) and reconstructions (rows 2, 4)")
+
+
+def save_samples(
+    model: LatentVariableModel, path: Path, shape: tuple[int, int], seed: int = 0, side: int = 10
+) -> Path:
+    """A ``side`` x ``side`` grid of decoded prior samples."""
+    device = next(model.parameters()).device
+    with seeded(seed, device), torch.inference_mode():
+        images = model.decode(model.sample_prior(side * side))
+    return _save_grid(tile(images.reshape(-1, *shape), side, side), path, "samples from the prior")
+
+
+def save_latent_space(
+    model: LatentVariableModel,
+    pixels: Tensor,
+    labels: Tensor,
+    path: Path,
+    shape: tuple[int, int],
+    side: int = 20,
+) -> Path:
+    """Scatter of 2-D test codes by label, and the decoded manifold over N(0, I) quantiles."""
+    if model.latent_dim != 2 or not model.continuous_latents:
+        raise ValueError("the latent-space picture needs continuous 2-D codes")
+    with torch.inference_mode():
+        codes = torch.cat([model.encode_mean(x) for x in pixels.split(1000)]).cpu()
+        device = next(model.parameters()).device
+        quantiles = torch.distributions.Normal(0.0, 1.0).icdf(torch.linspace(0.05, 0.95, side))
+        z1, z2 = torch.meshgrid(quantiles, quantiles.flip(0), indexing="xy")
+        grid_codes = torch.stack([z1, z2], dim=-1).reshape(-1, 2).to(device)
+        images = model.decode(grid_codes).reshape(-1, *shape)
+    figure = new_figure(2, width=5.5, height=5.2)
+    scatter_ax, manifold_ax = figure.axes
+    points = scatter_ax.scatter(
+        codes[:, 0], codes[:, 1], c=labels.cpu(), cmap="tab10", s=2, vmin=-0.5, vmax=9.5
+    )
+    figure.colorbar(points, ax=scatter_ax, ticks=range(10), label="digit")
+    scatter_ax.set(title="test codes (posterior means)", xlabel="z1", ylabel="z2")
+    low, high = quantiles[0].item(), quantiles[-1].item()
+    manifold_ax.imshow(
+        tile(images.cpu(), side, side).numpy(),
+        cmap="gray",
+        vmin=0.0,
+        vmax=1.0,
+        extent=(low, high, low, high),
+    )
+    manifold_ax.set(title="decoded grid of prior quantiles", xlabel="z1", ylabel="z2")
+    return save_figure(figure, path)
+
+
+def save_pictures(
+    model: LatentVariableModel,
+    pixels: Tensor,
+    labels: Tensor,
+    folder: Path,
+    shape: tuple[int, int] = (28, 28),
+    seed: int = 0,
+) -> list[Path]:
+    """All pictures that apply to ``model``; returns their paths."""
+    model.eval()
+    paths = [
+        save_reconstructions(model, pixels, folder / "reconstructions.png", shape),
+        save_samples(model, folder / "samples.png", shape, seed=seed),
+    ]
+    if model.latent_dim == 2 and model.continuous_latents:
+        paths.append(save_latent_space(model, pixels, labels, folder / "latent_space.png", shape))
+    return paths
