@@ -195,3 +195,9 @@ def test_bad_input_is_a_clear_value_error(call: object, message: str) -> None:
     with pytest.raises(ValueError) as error:
         call()  # type: ignore[operator]
     assert message in str(error.value)
+
+
+def test_thread_setting_is_restored() -> None:
+    threads = torch.get_num_threads()
+    compare_problem("cos", ["pathwise"], num_samples=1, trials=10)
+    assert torch.get_num_threads() == threads

@@ -15,14 +15,21 @@ from collections.abc import Callable
 import pytest
 import torch
 
-from reparam.estimators import Pathwise, resolve_estimator
+from reparam.estimators import Estimator, Pathwise, resolve_estimator
 from reparam.lab import PROBLEMS, Problem, compare_problem
 from reparam.lab._bernoulli import bernoulli_toy
-from reparam.lab._measurement import estimate
+from reparam.lab._measurement import estimate, one_thread
 from reparam.lab._quadrature import gamma_rule, normal_rule, standard_gamma_dalpha
 from tests.stats import assert_mean, assert_variance
 
 MC_TRIALS = 200_000
+
+
+def monte_carlo_terms(problem: Problem, estimator: Estimator, seed: int) -> torch.Tensor:
+    """``MC_TRIALS`` independent one-sample gradient terms ``[MC_TRIALS, P]``."""
+    torch.manual_seed(seed)
+    with one_thread():
+        return estimate(problem, estimator, "under test", 1, MC_TRIALS).estimates
 
 
 def problems() -> list[Problem]:
@@ -36,9 +43,8 @@ CASES = [(p, e) for p in problems() for e in p.per_sample_variances]
 
 @pytest.mark.parametrize(("problem", "estimator"), CASES, ids=[f"{p.name}-{e}" for p, e in CASES])
 def test_exact_variance_matches_high_sample_monte_carlo(problem: Problem, estimator: str) -> None:
-    torch.manual_seed(20261124)
     resolved = resolve_estimator(estimator)
-    terms = estimate(problem, resolved, estimator, 1, MC_TRIALS).estimates
+    terms = monte_carlo_terms(problem, resolved, seed=20261124)
     exact = problem.exact_variance(estimator, 1)
     assert exact is not None
     assert_variance(terms, exact)
@@ -73,8 +79,7 @@ def test_the_variance_check_rejects_a_wrong_exact_variance() -> None:
     # ~0.5%, so a 5% error is ~10 standard errors. (Heavy-tailed terms, e.g. the
     # score function's on gamma-poly, are resolved only to ~5%.)
     problem = PROBLEMS["quadratic"]()
-    torch.manual_seed(0)
-    terms = estimate(problem, resolve_estimator("pathwise"), "pathwise", 1, MC_TRIALS).estimates
+    terms = monte_carlo_terms(problem, resolve_estimator("pathwise"), seed=0)
     exact = problem.exact_variance("pathwise", 1)
     assert exact is not None
     assert_variance(terms, exact)
@@ -92,8 +97,7 @@ class WidePathwise(Pathwise):
 
 def test_the_variance_check_rejects_a_wrong_estimator() -> None:
     problem = PROBLEMS["cos"]()
-    torch.manual_seed(0)
-    terms = estimate(problem, WidePathwise(), "wide", 1, MC_TRIALS).estimates
+    terms = monte_carlo_terms(problem, WidePathwise(), seed=0)
     exact = problem.exact_variance("pathwise", 1)
     with pytest.raises(AssertionError):
         assert_variance(terms, exact)

@@ -17,7 +17,7 @@ from torch.distributions import Distribution
 from reparam.estimators import ESTIMATORS, Cost, Estimator, resolve_estimator
 from reparam.lab._comparison import Comparison
 from reparam.lab._custom import custom_problem
-from reparam.lab._measurement import NotApplicableError, measure, time_per_estimate
+from reparam.lab._measurement import NotApplicableError, measure, one_thread, time_per_estimate
 from reparam.lab._problem import Problem
 from reparam.lab._problems import get_problem
 from reparam.lab._results import Row, summarise
@@ -51,6 +51,10 @@ def compare(
         trials: estimates per (estimator, S); default: enough for a 5% relative
             standard error on each variance (see :mod:`reparam.lab._measurement`).
         seed: fixes every random draw; the global random state is left as it was.
+
+    PyTorch runs on one thread during the comparison (the setting is restored
+    afterwards): the trials' batches are small, and on a busy machine waiting
+    for a second core made them several times slower, not faster.
         exact_gradient: parameter name -> exact gradient, if known (for the bias).
 
     >>> import torch
@@ -90,7 +94,7 @@ def compare_problem(
     notes: list[str] = []
     raw: dict[tuple[str, int], Tensor] = {}
     exact = problem.flat_gradient()
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), one_thread():
         for label, estimator, key in chosen:
             for s in samples:
                 if s < estimator.min_samples:
