@@ -123,3 +123,16 @@ def test_moving_average_state_is_explicit() -> None:
     assert baseline.average is not None and baseline.average.shape == (3,)
     baseline.reset()
     assert baseline.average is None
+
+
+@pytest.mark.parametrize(
+    "to_cost", [lambda z: z.to(torch.float64), lambda z: z], ids=["f64", "int"]
+)
+def test_costs_may_have_another_dtype_than_the_log_prob(
+    to_cost: Callable[[Tensor], Tensor],
+) -> None:
+    """float32 logits with float64 or integer costs: the gradient keeps the logits' dtype."""
+    logits = torch.zeros(2, 3, requires_grad=True)
+    dist = torch.distributions.Categorical(logits=logits)
+    expectation(to_cost, dist, "score", 3).sum().backward()
+    assert logits.grad is not None and logits.grad.dtype == torch.float32

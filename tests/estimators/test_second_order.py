@@ -17,7 +17,7 @@ from torch import Tensor
 from torch.distributions import Distribution
 
 from reparam import Estimator, expectation
-from reparam.estimators import Cost, evaluate_cost
+from reparam.estimators import Cost, evaluate_cost, magic_box_times
 from reparam.safety import deliberately_cut
 from tests.estimators import cases
 from tests.estimators.checks import assert_unbiased, batched
@@ -98,3 +98,19 @@ def test_a_first_order_only_surrogate_fails_the_second_derivative_check() -> Non
     estimates = hessian_trials(_FirstOrderScore(), CUBIC, "cubic", 1)
     with pytest.raises(AssertionError, match="standard errors"):
         assert_unbiased(estimates, exact_hessian(CUBIC, "cubic"))
+
+
+@pytest.mark.parametrize("size", [10, 5000], ids=["composed", "fused"])
+def test_magic_box_times_has_dice_derivatives_in_both_forms(size: int) -> None:
+    """``h = box(l) c`` with ``l = a x^2``, ``c = b x``, per element: ``dh/dx = l' c + c'``
+    and ``d2h/dx2 = l'^2 c + 2 l' c' + l'' c + c''``, exactly."""
+    x = torch.linspace(0.1, 1.0, size, dtype=cases.DTYPE, requires_grad=True)
+    a, b = 1.5, -2.0
+    h = magic_box_times(a * x**2, b * x)
+    torch.testing.assert_close(h, b * x)
+    (first,) = torch.autograd.grad(h.sum(), x, create_graph=True)
+    (second,) = torch.autograd.grad(first.sum(), x)
+    exact_first = 2 * a * x * b * x + b
+    exact_second = (2 * a * x) ** 2 * b * x + 2 * (2 * a * x) * b + 2 * a * b * x
+    torch.testing.assert_close(first, exact_first)
+    torch.testing.assert_close(second, exact_second.detach())

@@ -12,6 +12,7 @@ from reparam.estimators._base import Cost as Cost
 from reparam.estimators._base import Estimator as Estimator
 from reparam.estimators._base import evaluate_cost as evaluate_cost
 from reparam.estimators._base import magic_box as magic_box
+from reparam.estimators._base import magic_box_times as magic_box_times
 from reparam.estimators._baselines import Baseline as Baseline
 from reparam.estimators._baselines import LeaveOneOut as LeaveOneOut
 from reparam.estimators._baselines import MovingAverage as MovingAverage

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution, constraints
 
-from reparam.estimators._base import Cost, Estimator, evaluate_cost, magic_box
+from reparam.estimators._base import Cost, Estimator, evaluate_cost, magic_box, magic_box_times
 from reparam.estimators._baselines import Baseline, NoBaseline
 from reparam.estimators._control_variates import ControlVariate
 from reparam.estimators._errors import UnsupportedDistributionError
@@ -78,11 +78,11 @@ class ScoreFunction(Estimator):
         with deliberately_cut():
             z = dist.sample(torch.Size([num_samples]))
         costs = evaluate_cost(f, z, dist)
-        detached = costs.detach()
-        box = magic_box(dist.log_prob(z))
-        surrogate = box * costs
+        log_prob = dist.log_prob(z)
+        surrogate = magic_box_times(log_prob, costs)
         if isinstance(self.baseline, NoBaseline) and not self.control_variates:
             return surrogate  # b = 0: skip a term that is exactly zero in every order
+        detached = costs.detach()
         offsets = detached.new_zeros(())
         correction = detached.new_zeros(())
         for cv in self.control_variates:
@@ -94,7 +94,7 @@ class ScoreFunction(Estimator):
         # The baseline sees the raw costs: a baseline of the residuals would let
         # z_s leak into b_s through the other samples' estimated coefficients.
         baseline = self.baseline(detached) + offsets
-        return surrogate + (1.0 - box) * baseline + correction
+        return surrogate + (1.0 - magic_box(log_prob)) * baseline + correction
 
     def __repr__(self) -> str:
         cvs = f", control_variates={list(self.control_variates)}" if self.control_variates else ""
