@@ -9,12 +9,12 @@ import warnings
 from collections.abc import Sequence
 
 from reparam import __version__
-from reparam.cli import channel, lab, vae
+from reparam.cli import channel, dvae, lab, vae
 from reparam.cli._parser import Parser, UsageError, print_error
 from reparam.safety import GradientCutError
 
 # Each module adds its own subcommand with add_parser(commands).
-COMMANDS = (channel, vae, lab)
+COMMANDS = (channel, vae, lab, dvae)
 
 _DEBUG_HELP = "show Python tracebacks for errors"
 

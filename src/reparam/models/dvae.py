@@ -1,0 +1,207 @@
+"""A variational autoencoder with discrete latent variables.
+
+Generative model: a uniform prior over the codes and
+``p(x | z) = prod_i Bernoulli(x_i; sigmoid(g(z)_i))``; inference model
+``q(z | x)``, either
+
+* ``latent="bernoulli"``: 200 independent binary units, ``Bernoulli(sigmoid(e(x)))``
+  with prior ``Bernoulli(1/2)``; or
+* ``latent="categorical"``: 20 independent one-hot variables with 10 classes
+  each, prior uniform; codes are the 20 one-hot vectors flattened to 200 numbers.
+
+Per example the loss is ``-ELBO(x) = E_q[-log p(x | z)] + KL(q(z | x) || p(z))``.
+The KL is exact, ``sum (q log q) + (units) log(classes)``; the expectation goes
+through :func:`reparam.expectation` with any discrete estimator (see
+``reparam.estimators``). With the relaxed estimators the decoder sees relaxed
+codes during training; the *reported* loss is still an honest one-sample
+``-ELBO`` on exact discrete samples (a second decoder pass when the
+estimator's own value is a relaxed one, i.e. Gumbel-softmax).
+
+Encoder and decoder are MLPs ``784 - hidden... - 200`` and back; ``hidden=()``
+(the default) is the linear "784-200-784" model of the ARM and DisARM papers,
+``hidden=(512, 256)`` the architecture of Jang, Gu and Poole (2017).
+
+RELAX's control variate is part of the model; its parameters are trained to
+minimise the summed squared gradient estimate with respect to the encoder's
+logits (a per-example proxy of the variance objective of Grathwohl et al.,
+2018), folded into their gradient so that one ``backward`` trains everything.
+
+>>> import torch
+>>> _ = torch.manual_seed(0)
+>>> model = DiscreteVAE("categorical", estimator="gumbel-softmax")
+>>> x = torch.rand(5, 784).round()
+>>> model.loss(x).shape, model.log_weights(x, k=3).shape, model.sample_prior(4).shape
+(torch.Size([5]), torch.Size([3, 5]), torch.Size([4, 200]))
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.distributions import Bernoulli, Distribution, Independent, OneHotCategorical
+
+from reparam.estimators import (
+    RELAX,
+    Estimator,
+    ExponentialAnnealing,
+    GumbelSoftmax,
+    StraightThroughGumbelSoftmax,
+    expectation,
+    resolve_estimator,
+)
+from reparam.training import LatentVariableModel
+
+LATENTS = ("bernoulli", "categorical")
+VARIABLES, CLASSES, UNITS = 20, 10, 200
+
+
+def mlp(sizes: Sequence[int]) -> nn.Sequential:
+    """Linear layers between consecutive ``sizes``, ReLU between them."""
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+        if i > 0:
+            layers.append(nn.ReLU())
+        layers.append(nn.Linear(n_in, n_out))
+    return nn.Sequential(*layers)
+
+
+class DiscreteVAE(LatentVariableModel):
+    """VAE with Bernoulli or categorical codes, trained with a discrete-latent estimator.
+
+    Args:
+        latent: ``"bernoulli"`` (200 units) or ``"categorical"`` (20 x 10).
+        estimator: an estimator or its short name; it must support the posterior.
+        hidden: hidden widths of the encoder (mirrored in the decoder).
+        samples: samples (or antithetic pairs) per example; default the
+            estimator's minimum.
+        temperature, anneal_rate, min_temperature: for the relaxed estimators,
+            ``tau = max(min_temperature, temperature * exp(-anneal_rate * step))``
+            with ``step`` the number of training steps taken (a buffer of the
+            model, so it is checkpointed).
+    """
+
+    continuous_latents = False
+
+    def __init__(
+        self,
+        latent: str = "bernoulli",
+        estimator: str | Estimator = "gumbel-softmax",
+        hidden: Sequence[int] = (),
+        samples: int | None = None,
+        temperature: float = 1.0,
+        anneal_rate: float = 0.0,
+        min_temperature: float = 0.5,
+        input_dim: int = 784,
+    ) -> None:
+        super().__init__()
+        if latent not in LATENTS:
+            raise ValueError(f"latent must be one of {', '.join(LATENTS)}, got {latent!r}")
+        self.latent = latent
+        self.latent_dim = UNITS
+        self.log_codes = (
+            UNITS * math.log(2.0) if latent == "bernoulli" else VARIABLES * math.log(CLASSES)
+        )
+        self.estimator = resolve_estimator(estimator)
+        self.samples = self.estimator.min_samples if samples is None else samples
+        if self.samples < self.estimator.min_samples:
+            raise ValueError(
+                f"{self.estimator!r} needs samples >= {self.estimator.min_samples}, "
+                f"got {self.samples}"
+            )
+        self.schedule = ExponentialAnnealing(temperature, anneal_rate, min_temperature)
+        self.steps: Tensor
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+        if isinstance(self.estimator, GumbelSoftmax):
+            self.estimator.temperature = self.schedule
+        widths = [int(w) for w in hidden]
+        self.encoder = mlp([input_dim, *widths, UNITS])
+        self.decoder = mlp([UNITS, *widths[::-1], input_dim])
+        if isinstance(self.estimator, RELAX):
+            self.control_variate = self.estimator.control_variate
+        self.estimator.check_supports(self.posterior(torch.zeros(1, input_dim)))
+
+    def posterior(self, x: Tensor) -> Distribution:
+        """``q(z | x)``, batch shape ``[B]``: event ``[200]`` or ``[20, 10]``."""
+        logits = self.encoder(x)
+        if self.latent == "bernoulli":
+            return Independent(Bernoulli(logits=logits, validate_args=False), 1)
+        logits = logits.reshape(*logits.shape[:-1], VARIABLES, CLASSES)
+        return Independent(OneHotCategorical(logits=logits, validate_args=False), 1)
+
+    def neg_log_likelihood(self, z: Tensor, x: Tensor) -> Tensor:
+        """``-log p(x | z)`` summed over pixels: codes ``[S, B, *event]`` -> ``[S, B]``."""
+        logits = self.decoder(z.reshape(*z.shape[:2], UNITS))
+        return F.binary_cross_entropy_with_logits(
+            logits, x.expand_as(logits), reduction="none"
+        ).sum(-1)
+
+    def kl(self, q: Distribution) -> Tensor:
+        """``KL(q || p)`` per example: ``log(number of codes) - entropy(q)``."""
+        return self.log_codes - q.entropy()
+
+    def loss(self, x: Tensor) -> Tensor:
+        q = self.posterior(x)
+        kl = self.kl(q)
+        if not torch.is_grad_enabled():
+            return self._sampled_nll(q, x) + kl
+        if self.training:
+            self.schedule.step = int(self.steps)
+            self.steps += 1
+        surrogate = expectation(
+            lambda z: self.neg_log_likelihood(z, x), q, self.estimator, self.samples
+        )
+        if isinstance(self.estimator, GumbelSoftmax) and not isinstance(
+            self.estimator, StraightThroughGumbelSoftmax
+        ):
+            with torch.no_grad():
+                honest = self._sampled_nll(q, x)
+            surrogate = honest + (surrogate - surrogate.detach())
+        if isinstance(self.estimator, RELAX) and self.training:
+            surrogate = surrogate + self._control_variate_step(surrogate, q) / x.shape[0]
+        return surrogate + kl
+
+    def _sampled_nll(self, q: Distribution, x: Tensor) -> Tensor:
+        return self.neg_log_likelihood(q.sample(torch.Size([1])), x)[0]
+
+    def _control_variate_step(self, surrogate: Tensor, q: Distribution) -> Tensor:
+        """A zero-valued term whose gradient w.r.t. the control variate is ``d sum g^2``."""
+        logits = _logits(q)
+        params = [p for p in self.control_variate.parameters() if p.requires_grad]
+        (g,) = torch.autograd.grad(surrogate.sum(), logits, create_graph=True)
+        wanted = torch.autograd.grad(g.pow(2).sum(), params, retain_graph=True)
+        given = torch.autograd.grad(surrogate.sum(), params, retain_graph=True, allow_unused=True)
+        term = surrogate.new_zeros(())
+        for p, w, h in zip(params, wanted, given, strict=True):
+            shift = w if h is None else w - h
+            term = term + (p * shift.detach()).sum()
+        return term - term.detach()
+
+    def log_weights(self, x: Tensor, k: int) -> Tensor:
+        q = self.posterior(x)
+        z = q.sample(torch.Size([k]))
+        return -self.neg_log_likelihood(z, x) - self.log_codes - q.log_prob(z)
+
+    def decode(self, z: Tensor) -> Tensor:
+        return torch.sigmoid(self.decoder(z))
+
+    def encode_mean(self, x: Tensor) -> Tensor:
+        q = self.posterior(x)
+        return q.mean.reshape(x.shape[0], UNITS)
+
+    def sample_prior(self, n: int) -> Tensor:
+        device = self.steps.device
+        if self.latent == "bernoulli":
+            return torch.randint(0, 2, (n, UNITS), device=device).float()
+        classes = torch.randint(0, CLASSES, (n, VARIABLES), device=device)
+        return F.one_hot(classes, CLASSES).float().reshape(n, UNITS)
+
+
+def _logits(q: Distribution) -> Tensor:
+    base = q.base_dist if isinstance(q, Independent) else q
+    logits: Tensor = getattr(base, "logits")  # noqa: B009 - Bernoulli or OneHotCategorical
+    return logits
