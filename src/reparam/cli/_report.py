@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from reparam.data import load_mnist, present
-from reparam.training import LatentVariableModel, RunFolder, evaluate, save_pictures
+from reparam.training import LatentVariableModel, RunFolder, evaluate, save_pictures, seeded
 
 TEST_BINARIZATION_SEED = 0
 """The binary target's test set is binarized once, with this seed, for every run."""
@@ -55,8 +55,6 @@ def finish(
     """Evaluate on the test set, draw the pictures, write and print the summary."""
     seed = int(settings["train"]["seed"])
     device = data.test_pixels.device
-    from reparam.training._rng import seeded
-
     with seeded(seed, device):
         result = evaluate(model, data.test_pixels, args.eval_k, progress_bar=True)
     pictures = save_pictures(

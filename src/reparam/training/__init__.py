@@ -25,6 +25,7 @@ Run folders (:mod:`reparam.training.run_folder`) hold ``config.json``,
 """
 
 from reparam.training._model import LatentVariableModel as LatentVariableModel
+from reparam.training._rng import seeded as seeded
 from reparam.training.checkpoint import CheckpointError as CheckpointError
 from reparam.training.checkpoint import load_checkpoint as load_checkpoint
 from reparam.training.checkpoint import save_checkpoint as save_checkpoint
