@@ -1,0 +1,22 @@
+"""Reparameterized samplers that PyTorch lacks.
+
+Each is a ``torch.distributions.Distribution`` with ``has_rsample = True``, so it
+works with every estimator of the library (pathwise through ``rsample``, score
+function through ``log_prob``):
+
+* :class:`VonMises` on the circle and :class:`VonMisesFisher` on the sphere in any
+  dimension, with implicit reparameterization gradients (Figurnov, Mohamed and
+  Mnih, 2018); :class:`HypersphericalUniform` and a registered
+  ``kl_divergence(VonMisesFisher, HypersphericalUniform)``;
+* :class:`MixtureSameFamily` with ``rsample``;
+* :class:`TruncatedNormal`, stable far in the tails.
+"""
+
+from reparam.distributions._hyperspherical_uniform import (
+    HypersphericalUniform as HypersphericalUniform,
+)
+from reparam.distributions._kl import kl_vmf_uniform as kl_vmf_uniform
+from reparam.distributions._mixture import MixtureSameFamily as MixtureSameFamily
+from reparam.distributions._truncated_normal import TruncatedNormal as TruncatedNormal
+from reparam.distributions._von_mises import VonMises as VonMises
+from reparam.distributions._von_mises_fisher import VonMisesFisher as VonMisesFisher

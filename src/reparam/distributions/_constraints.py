@@ -1,0 +1,23 @@
+"""Constraints for distributions on the unit sphere."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.distributions import constraints
+
+
+class _UnitVector(constraints.Constraint):
+    """Vectors of Euclidean norm 1 along the last dimension (to ``100 * eps``)."""
+
+    event_dim = 1
+
+    def check(self, value: Tensor) -> Tensor:
+        if not value.is_floating_point():
+            return torch.zeros(value.shape[:-1], dtype=torch.bool, device=value.device)
+        tolerance = 100 * torch.finfo(value.dtype).eps
+        return (torch.linalg.vector_norm(value, dim=-1) - 1.0).abs() <= tolerance
+
+
+unit_vector = _UnitVector()
+"""The unit sphere in ``R^d`` (the last dimension): parameters and support alike."""

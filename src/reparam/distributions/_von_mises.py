@@ -1,0 +1,97 @@
+"""The von Mises distribution on the circle, with reparameterized samples.
+
+``torch.distributions.VonMises`` samples with the Best-Fisher (1979) rejection
+sampler and has no ``rsample``. This subclass keeps that sampler and adds pathwise
+gradients by implicit reparameterization (Figurnov, Mohamed and Mnih, 2018): for
+the centred sample ``x = z - loc`` in ``[-pi, pi)``,
+
+    dx/dkappa = -(dF(x; kappa)/dkappa) / p(x; kappa),   dz/dloc = 1,
+
+where ``F`` is the CDF of ``x`` (see ``reparam.distributions._angular``, which
+computes ``dx/dkappa = sign(x) d|x|/dkappa`` by quadrature, stable for
+``kappa`` from 1e-3 to 1e4). The ``loc`` derivative is that of a rotation: it is
+the exact gradient of ``E[f(z)]`` for costs that are continuous on the circle
+(functions of ``cos z`` and ``sin z``); a cost with a jump at ``+-pi`` would
+need a boundary term that no pathwise estimator supplies.
+
+It also replaces the parent's polynomial Bessel approximations (about 1e-7
+relative) in ``log_prob`` and ``variance`` with ``torch.special.i0e``/``i1e``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.distributions
+from torch import Tensor
+
+from reparam.distributions._angular import angle_dtheta_dkappa, angle_survival
+from reparam.distributions._implicit import attach_gradient
+from reparam.safety import deliberately_cut
+
+_SampleShape = torch.Size | list[int] | tuple[int, ...]
+
+
+class VonMises(torch.distributions.VonMises):
+    """Von Mises distribution with ``rsample`` and ``cdf``; angles in ``[-pi, pi)``.
+
+    Args:
+        loc: the mean direction, an angle in radians (any real).
+        concentration: ``kappa > 0``.
+
+    >>> import torch
+    >>> from reparam.distributions import VonMises
+    >>> kappa = torch.tensor(4.0, requires_grad=True)
+    >>> z = VonMises(torch.tensor(0.0), kappa).rsample((1000,))
+    >>> z.shape, bool(z.abs().max() <= torch.pi)
+    (torch.Size([1000]), True)
+    >>> z.cos().mean().backward()  # kappa.grad estimates d/dk I1(k)/I0(k) = 0.0...
+    """
+
+    has_rsample = True
+
+    def rsample(self, sample_shape: _SampleShape = ()) -> Tensor:
+        """Best-Fisher samples with implicit gradients in ``loc`` and ``concentration``."""
+        shape = self._extended_shape(torch.Size(sample_shape))
+        kappa64 = self._concentration.detach()
+        with torch.no_grad(), deliberately_cut():
+            centred = torch.distributions.VonMises(torch.zeros_like(kappa64), kappa64).sample(
+                torch.Size(sample_shape)
+            )
+        x = centred.to(self.loc.dtype)
+        if torch.is_grad_enabled() and self.concentration.requires_grad:
+            with torch.no_grad():
+                slope = torch.sign(centred) * angle_dtheta_dkappa(centred.abs(), kappa64, 2)
+            x = attach_gradient(x, [(slope.to(x.dtype), self.concentration.expand(shape))])
+        return torch.remainder(x + self.loc + math.pi, 2 * math.pi) - math.pi
+
+    def cdf(self, value: Tensor) -> Tensor:
+        """``P(-pi <= Z <= value)`` for ``value`` in ``[-pi, pi)``, ``Z`` wrapped to ``[-pi, pi)``.
+
+        Differentiable in ``value``, ``loc`` and ``concentration``. Beyond
+        ``[-pi, pi)`` it continues cumulatively (it grows by 1 every ``2 pi``).
+        """
+        if self._validate_args:
+            self._validate_sample(value)
+        return self._cumulative(value - self.loc) - self._cumulative(-math.pi - self.loc)
+
+    def _cumulative(self, x: Tensor) -> Tensor:
+        """``G(x)``: the centred CDF on ``[-pi, pi)``, extended by ``G(x + 2 pi) = G(x) + 1``."""
+        turns = torch.floor((x + math.pi) / (2 * math.pi))
+        y = x - 2 * math.pi * turns.detach()
+        survival = angle_survival(y.abs(), self.concentration.expand(y.shape), 2)
+        return turns + torch.where(y < 0, 0.5 * survival, 1.0 - 0.5 * survival)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        kappa = self.concentration
+        log_i0 = torch.log(torch.special.i0e(kappa)) + kappa
+        return kappa * torch.cos(value - self.loc) - math.log(2 * math.pi) - log_i0
+
+    @property
+    def variance(self) -> Tensor:
+        """The circular variance ``1 - I1(kappa) / I0(kappa)``."""
+        kappa = self.concentration
+        return 1.0 - torch.special.i1e(kappa) / torch.special.i0e(kappa)
