@@ -22,8 +22,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from numpy.polynomial.legendre import leggauss
 from torch import Tensor
+
+from reparam.lab._quadrature import legendre_rule
 
 Cost = Callable[[Tensor], Tensor]
 
@@ -73,7 +74,7 @@ def _derivative(cost: Cost, z: float) -> Tensor:
 
 def _relaxed_variance(cost: Cost, theta: Tensor, tau: float, straight: bool) -> Tensor:
     """``Var[f'(.) dy/dtheta]`` over ``u``: Gauss-Legendre on each side of ``sigmoid(-theta)``."""
-    x, w = (torch.from_numpy(a) for a in leggauss(400))
+    x, w = legendre_rule(-1.0, 1.0, 400)
     split = torch.sigmoid(-theta)
     pieces = [(torch.zeros_like(split), split), (split, torch.ones_like(split))]
     u = torch.cat([lo + (hi - lo) * (x + 1) / 2 for lo, hi in pieces])

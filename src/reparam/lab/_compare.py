@@ -96,6 +96,7 @@ def compare_problem(
     exact = problem.flat_gradient()
     with torch.random.fork_rng(devices=[]), one_thread():
         for label, estimator, key in chosen:
+            per_sample = None if key is None else problem.exact_variance(key)
             for s in samples:
                 if s < estimator.min_samples:
                     notes.append(f"{label} needs S >= {estimator.min_samples}; S = {s} skipped")
@@ -112,7 +113,7 @@ def compare_problem(
                     measured.estimates,
                     seconds,
                     exact,
-                    None if key is None else problem.exact_variance(key, s),
+                    None if per_sample is None else per_sample / s,
                 )
     return Comparison(
         problem.name, problem.summary, seed, tuple(problem.labels()), tuple(rows), tuple(notes), raw

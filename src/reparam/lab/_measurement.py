@@ -16,17 +16,16 @@ of 800, estimates ``kappa`` from it and tops the trials up (at most
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import time
-from collections.abc import Iterator
 
 import torch
 from torch import Tensor
 
 from reparam.estimators import Estimator, UnsupportedDistributionError, expectation
 from reparam.lab._problem import Problem
+from reparam.lab._threads import one_thread as one_thread
 
 TARGET_RELATIVE_ERROR = 0.05
 """Default target relative standard error of the measured variance."""
@@ -118,17 +117,6 @@ def time_per_estimate(
             for _ in range(TIMING_REPEATS)
         ]
     return min(runs) / TIMING_BATCH
-
-
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Run torch's operations on one thread inside the block."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def trials_needed(estimates: Tensor, relative_error: float) -> int:

@@ -71,7 +71,7 @@ class Problem:
             return None
         return _flatten(self.exact_gradient, self.values)
 
-    def exact_variance(self, estimator: str, num_samples: int) -> Tensor | None:
+    def exact_variance(self, estimator: str, num_samples: int = 1) -> Tensor | None:
         """Exact variance of the ``num_samples``-sample estimate, flattened, or ``None``."""
         compute = self.per_sample_variances.get(estimator)
         if compute is None:

@@ -21,11 +21,10 @@ import math
 from collections.abc import Callable
 
 import torch
-from numpy.polynomial.legendre import leggauss
 from torch import Tensor
 
 from reparam.estimators import Cost
-from reparam.lab._quadrature import moments, normal_rule
+from reparam.lab._quadrature import legendre_rule, moments, normal_rule
 
 RAYLEIGH_NODES = 400
 RAYLEIGH_END = 12.0
@@ -49,7 +48,7 @@ def measure_valued_variances(
 
 
 def _mean_variance(cost: Cost, mu: float, sigma: float, coupled: bool) -> Tensor:
-    w, weights = _legendre(0.0, RAYLEIGH_END, RAYLEIGH_NODES)
+    w, weights = legendre_rule(0.0, RAYLEIGH_END, RAYLEIGH_NODES)
     weights = weights * w * torch.exp(-w.square() / 2)  # the Rayleigh density
     c = 1 / (sigma * math.sqrt(2 * math.pi))
     plus, minus = cost(mu + sigma * w), cost(mu - sigma * w)
@@ -64,14 +63,8 @@ def _scale_variance(cost: Cost, mu: float, sigma: float, coupled: bool) -> Tenso
     plus = cost(mu + sigma * eps)
     if not coupled:
         return (moments(plus, maxwell)[1] + moments(plus, normal)[1]) / sigma**2
-    u, uniform = _legendre(0.0, 1.0, 64)
+    u, uniform = legendre_rule(0.0, 1.0, 64)
     minus = cost(mu + sigma * eps[:, None] * u[None, :])
     joint = (maxwell[:, None] * uniform[None, :]).reshape(-1)
     difference = (plus[:, None] - minus).reshape(-1)
     return moments(difference, joint)[1] / sigma**2
-
-
-def _legendre(start: float, end: float, nodes: int) -> tuple[Tensor, Tensor]:
-    x, w = (torch.from_numpy(a) for a in leggauss(nodes))
-    half = (end - start) / 2
-    return start + half * (x + 1), half * w
