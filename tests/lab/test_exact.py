@@ -14,8 +14,9 @@ from collections.abc import Callable
 
 import pytest
 import torch
+from torch.distributions import Distribution, Normal
 
-from reparam.estimators import Estimator, Pathwise, resolve_estimator
+from reparam.estimators import Cost, Estimator, Pathwise, resolve_estimator
 from reparam.lab import PROBLEMS, Problem, compare_problem
 from reparam.lab._bernoulli import bernoulli_toy
 from reparam.lab._measurement import estimate, one_thread
@@ -90,7 +91,8 @@ def test_the_variance_check_rejects_a_wrong_exact_variance() -> None:
 class WidePathwise(Pathwise):
     """Deliberately wrong: samples Normal(loc, 1.1 * scale) instead of Normal(loc, scale)."""
 
-    def surrogate(self, f, dist, num_samples):  # type: ignore[no-untyped-def]
+    def surrogate(self, f: Cost, dist: Distribution, num_samples: int) -> torch.Tensor:
+        assert isinstance(dist, Normal)
         z = dist.rsample(torch.Size([num_samples]))
         return f(dist.loc + 1.1 * (z - dist.loc))
 
