@@ -121,6 +121,7 @@ def test_plot_is_a_real_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         (["--problem", "gamma-poly", "--k", "2"], "has no parameter k"),
         (["--problem", "bernoulli-toy", "--estimators", "pathwise"], "does not apply to problem"),
         ([], "--problem is required"),
+        (["--problem", "cos", "--estimators", "score-loo", "--samples", "1"], "needs S >= 2"),
     ],
 )
 def test_bad_input_is_a_one_line_error(

@@ -45,7 +45,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "error on each variance, from the estimates' kurtosis)",
     )
     parser.add_argument("--k", type=finite_float, help="the cost's k (quadratic, cos, bump)")
-    parser.add_argument("--seed", type=int_at_least(0), default=0)
+    parser.add_argument(
+        "--seed", type=int_at_least(0), default=0, help="fixes every random draw (default 0)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--plot", metavar="FILE.png", help="save variance and spread panels")
     parser.set_defaults(run=run)

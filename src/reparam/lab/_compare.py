@@ -115,6 +115,8 @@ def compare_problem(
                     exact,
                     None if per_sample is None else per_sample / s,
                 )
+    if not rows:
+        raise ValueError(f"nothing to measure: {'; '.join(notes)}")
     return Comparison(
         problem.name, problem.summary, seed, tuple(problem.labels()), tuple(rows), tuple(notes), raw
     )
