@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def format_list() -> str:
-    """One line per problem: name, what it is, and the estimators that apply."""
+    """Per problem: name, what it is, the estimators that apply, those with exact variances."""
     lines = ["problems (reparam lab --problem NAME):"]
     width = max(map(len, PROBLEMS))
     for name in PROBLEMS:
@@ -85,6 +85,8 @@ def format_list() -> str:
         k = "  [--k]" if takes_k(name) else ""
         lines.append(f"  {name:<{width}}  {problem.summary}{k}")
         lines.append(f"  {'':<{width}}  estimators: {', '.join(applicable(problem))}")
+        exact = ", ".join(problem.per_sample_variances) or "none"
+        lines.append(f"  {'':<{width}}  exact variances: {exact}")
     return "\n".join(lines)
 
 
