@@ -12,6 +12,7 @@ A check over ``k`` values uses a per-value rate of ``rate / k`` (Bonferroni).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -81,4 +82,39 @@ def assert_variance(
     assert bool((z.abs() <= limit).all()), (
         f"variance off by {z.abs().max().item():.2f} standard errors (limit {limit:.2f}): "
         f"variance {samples.double().var(0)}, expected {expected}"
+    )
+
+
+def ks_statistics(cdf_values: Tensor) -> Tensor:
+    """Kolmogorov-Smirnov statistics ``D_n`` over dim 0 of ``F(x_i)`` values.
+
+    If the samples ``x_i`` come from the distribution with continuous CDF ``F``, the
+    values ``F(x_i)`` are uniform on ``[0, 1]`` and ``D_n = sup |F_n - F|`` follows
+    Kolmogorov's distribution for ``n`` samples, whatever ``F`` is. Returns one
+    statistic per trailing index (e.g. per batch element).
+    """
+    u = cdf_values.to(torch.float64).sort(dim=0).values
+    n = u.shape[0]
+    ranks = torch.arange(1, n + 1, dtype=torch.float64, device=u.device)
+    ranks = ranks.reshape((n,) + (1,) * (u.dim() - 1))
+    above = (ranks / n - u).amax(0)
+    below = (u - (ranks - 1) / n).amax(0)
+    return torch.maximum(above, below)
+
+
+@functools.lru_cache(maxsize=64)
+def ks_threshold(n: int, rate: float = FALSE_FAILURE_RATE, count: int = 1) -> float:
+    """The exact critical value of ``D_n`` for a total rate over ``count`` tests (Bonferroni)."""
+    from scipy import stats  # dev dependency; only the tests need it
+
+    return float(stats.kstwo.isf(rate / count, n))
+
+
+def assert_ks(cdf_values: Tensor, rate: float = FALSE_FAILURE_RATE) -> None:
+    """KS goodness-of-fit test: ``F(x_i)`` over dim 0 are uniform, per trailing index."""
+    d = ks_statistics(cdf_values)
+    limit = ks_threshold(cdf_values.shape[0], rate, d.numel())
+    assert bool((d <= limit).all()), (
+        f"KS statistic {d.max().item():.4g} above the critical value {limit:.4g} for "
+        f"n={cdf_values.shape[0]} at false-failure rate {rate}"
     )

@@ -128,8 +128,8 @@ def angle_dtheta_dkappa(theta: Tensor, kappa: Tensor, dim: int) -> Tensor:
 
 
 def _survival_and_density(theta: Tensor, kappa: Tensor, dim: int) -> tuple[Tensor, ...]:
+    log_z = log_normalizer(kappa, dim)  # before broadcasting: cheap
     upper, log_mass, dtheta = tail_quadrature(theta, kappa, dim)
-    log_z = log_normalizer(kappa, dim)
     side = torch.exp(log_mass - log_z)
     survival = torch.where(upper, side, 1.0 - side)
     density = torch.exp(_log_h(theta.clamp(1e-300, math.pi), kappa, dim) - log_z)
@@ -141,19 +141,24 @@ class _AngleSurvival(torch.autograd.Function):
     def forward(ctx: FunctionCtx, theta: Tensor, kappa: Tensor, dim: int) -> Tensor:
         survival, density, dtheta = _survival_and_density(theta.double(), kappa.double(), dim)
         ctx.save_for_backward(density, dtheta)
-        return survival.to(theta.dtype)
+        ctx.shapes = (theta.shape, kappa.shape)  # type: ignore[attr-defined]
+        return survival.to(torch.promote_types(theta.dtype, kappa.dtype))
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor, None]:
         density, dtheta = (t.to(grad.dtype) for t in ctx.saved_tensors)
-        return -grad * density, grad * density * dtheta, None
+        theta_shape, kappa_shape = ctx.shapes
+        grad_theta = (-grad * density).sum_to_size(theta_shape)
+        grad_kappa = (grad * density * dtheta).sum_to_size(kappa_shape)
+        return grad_theta, grad_kappa, None
 
 
 def angle_survival(theta: Tensor, kappa: Tensor, dim: int) -> Tensor:
     """``P(Theta >= theta)``, differentiable in ``theta`` and ``kappa`` (first order).
 
-    ``kappa`` must broadcast to ``theta``'s shape; the result has ``theta``'s dtype.
+    ``theta`` and ``kappa`` broadcast together; Bessel functions are evaluated at
+    ``kappa``'s own shape.
 
     >>> # d = 3: P(w <= 0) = (1 - e^-k) / (e^k - e^-k) = 1 / (1 + e) at k = 1
     >>> k = torch.tensor(1.0, dtype=torch.float64)
@@ -161,6 +166,5 @@ def angle_survival(theta: Tensor, kappa: Tensor, dim: int) -> Tensor:
     >>> abs(p - 1 / (1 + math.e)) < 1e-12
     True
     """
-    theta, kappa = torch.broadcast_tensors(theta, kappa)
     out: Tensor = _AngleSurvival.apply(theta, kappa, dim)
     return out

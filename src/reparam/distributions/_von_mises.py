@@ -80,7 +80,7 @@ class VonMises(torch.distributions.VonMises):
         """``G(x)``: the centred CDF on ``[-pi, pi)``, extended by ``G(x + 2 pi) = G(x) + 1``."""
         turns = torch.floor((x + math.pi) / (2 * math.pi))
         y = x - 2 * math.pi * turns.detach()
-        survival = angle_survival(y.abs(), self.concentration.expand(y.shape), 2)
+        survival = angle_survival(y.abs(), self.concentration, 2)
         return turns + torch.where(y < 0, 0.5 * survival, 1.0 - 0.5 * survival)
 
     def log_prob(self, value: Tensor) -> Tensor:
