@@ -103,7 +103,7 @@ def test_score_function_estimator_works_with_log_prob() -> None:
 
 
 def naive_wood_gradient(kappa: float, dim: int, num: int) -> torch.Tensor:
-    """Differentiate the accepted proposal of Wood's sampler in kappa (the widely copied, wrong way)."""
+    """Differentiate Wood's accepted proposal in kappa (the widely copied, wrong way)."""
     k = torch.full((num,), kappa, dtype=F64, requires_grad=True)
     q = dim - 1.0
     b = q / (2 * k + torch.sqrt(4 * k * k + q * q))
