@@ -1,11 +1,7 @@
 """Distribution families and costs with closed-form expectations, for the estimator tests.
 
-Each :class:`Family` builds a distribution from named parameters (batched: every
-parameter gets a leading trial dimension, one independent gradient estimate per
-trial) and lists costs ``f`` with their exact expectation ``E[f]`` as a
-differentiable function of the *unbatched* parameters. The exact gradient is the
-derivative of that closed form (taken by autograd, so no hand-derived derivative
-can be mistyped), and the exact second derivative likewise.
+See :mod:`tests.estimators.family` for how a family is used; the discrete ones
+are in :mod:`tests.estimators.discrete_cases`.
 
 Closed forms used (``psi`` is the digamma function):
 
@@ -26,15 +22,10 @@ Closed forms used (``psi`` is the digamma function):
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor
 from torch.distributions import (
-    Bernoulli,
     Beta,
-    Categorical,
     Dirichlet,
     Distribution,
     Exponential,
@@ -45,61 +36,19 @@ from torch.distributions import (
     Normal,
 )
 
-DTYPE = torch.float64
-COST_NAMES = ("constant", "linear", "quadratic", "nonpolynomial")
-
-Params = dict[str, Tensor]
-
-
-@dataclass(frozen=True)
-class Family:
-    """A distribution family, its costs with exact means, and a control variate."""
-
-    name: str
-    values: dict[str, list[float] | list[list[float]] | float]
-    make: Callable[..., Distribution]
-    costs: dict[str, Callable[[Tensor], Tensor]]
-    means: dict[str, Callable[..., Tensor]]
-    cv_fn: Callable[[Tensor], Tensor]
-    cv_mean: Callable[[Distribution], Tensor]
-
-    def params(self) -> Params:
-        return {k: torch.tensor(v, dtype=DTYPE) for k, v in self.values.items()}
-
-    def exact_mean(self, cost: str, params: Params) -> Tensor:
-        """``E[f]`` at unbatched ``params``, differentiable in them."""
-        anchor = sum(p.sum() for p in params.values()) * 0.0  # keeps constants in the graph
-        return self.means[cost](**params) + anchor
-
-
-def _constant(z: Tensor) -> Tensor:
-    return z * 0.0 + 3.0
-
-
-def _scalar_costs(t: float) -> dict[str, Callable[[Tensor], Tensor]]:
-    return {
-        "constant": _constant,
-        "linear": lambda z: 2.0 * z - 1.0,
-        "quadratic": lambda z: z**2,
-        "nonpolynomial": lambda z: torch.exp(t * z),
-    }
-
-
-def _log_costs() -> dict[str, Callable[[Tensor], Tensor]]:
-    return {**_scalar_costs(0.0), "nonpolynomial": torch.log}
-
-
-def _const(**_: Tensor) -> Tensor:
-    return torch.tensor(3.0, dtype=DTYPE)
-
+from tests.estimators.discrete_cases import BERNOULLI, CATEGORICAL
+from tests.estimators.family import COST_NAMES as COST_NAMES
+from tests.estimators.family import DTYPE as DTYPE
+from tests.estimators.family import Family as Family
+from tests.estimators.family import constant_cost, constant_mean, log_costs, scalar_costs
 
 NORMAL = Family(
     name="Normal",
     values={"loc": 0.7, "scale": 1.3},
     make=Normal,
-    costs=_scalar_costs(0.4),
+    costs=scalar_costs(0.4),
     means={
-        "constant": _const,
+        "constant": constant_mean,
         "linear": lambda loc, scale: 2.0 * loc - 1.0,
         "quadratic": lambda loc, scale: loc**2 + scale**2,
         "nonpolynomial": lambda loc, scale: torch.exp(0.4 * loc + 0.08 * scale**2),
@@ -120,7 +69,7 @@ INDEPENDENT_NORMAL = Family(
     values={"loc": [0.5, -1.0, 0.2], "scale": [0.8, 1.5, 0.6]},
     make=_independent_normal,
     costs={
-        "constant": lambda z: _constant(z).sum(-1),
+        "constant": lambda z: constant_cost(z).sum(-1),
         "linear": lambda z: (z * z.new_tensor([2.0, -1.0, 0.5])).sum(-1),
         "quadratic": lambda z: (z**2).sum(-1) + z[..., 0] * z[..., 1],
         "nonpolynomial": lambda z: torch.exp((z * z.new_tensor(_T3)).sum(-1)),
@@ -153,13 +102,13 @@ MULTIVARIATE_NORMAL = Family(
     values={"loc": [0.5, -1.0], "tril": [[1.2, 0.0], [0.4, 0.8]]},
     make=_mvn,
     costs={
-        "constant": lambda z: _constant(z[..., 0]),
+        "constant": lambda z: constant_cost(z[..., 0]),
         "linear": lambda z: 2.0 * z[..., 0] - z[..., 1],
         "quadratic": lambda z: z[..., 0] ** 2 + z[..., 0] * z[..., 1],
         "nonpolynomial": lambda z: torch.exp((z * z.new_tensor(_T2)).sum(-1)),
     },
     means={
-        "constant": _const,
+        "constant": constant_mean,
         "linear": lambda loc, tril: 2.0 * loc[0] - loc[1],
         "quadratic": lambda loc, tril: _mvn_moments(loc, tril)[0].sum(),
         "nonpolynomial": lambda loc, tril: torch.exp(
@@ -175,9 +124,9 @@ GAMMA = Family(
     name="Gamma",
     values={"concentration": 2.5, "rate": 1.5},
     make=Gamma,
-    costs=_log_costs(),
+    costs=log_costs(),
     means={
-        "constant": _const,
+        "constant": constant_mean,
         "linear": lambda concentration, rate: 2.0 * concentration / rate - 1.0,
         "quadratic": lambda concentration, rate: concentration * (concentration + 1) / rate**2,
         "nonpolynomial": lambda concentration, rate: torch.digamma(concentration) - torch.log(rate),
@@ -204,9 +153,9 @@ BETA = Family(
     name="Beta",
     values={"concentration1": 2.0, "concentration0": 3.0},
     make=Beta,
-    costs=_log_costs(),
+    costs=log_costs(),
     means={
-        "constant": _const,
+        "constant": constant_mean,
         "linear": _beta_linear,
         "quadratic": _beta_square,
         "nonpolynomial": _beta_log,
@@ -234,13 +183,13 @@ DIRICHLET = Family(
     values={"concentration": [1.5, 2.0, 3.0]},
     make=Dirichlet,
     costs={
-        "constant": lambda z: _constant(z[..., 0]),
+        "constant": lambda z: constant_cost(z[..., 0]),
         "linear": lambda z: z[..., 0] - 2.0 * z[..., 2],
         "quadratic": lambda z: z[..., 0] ** 2 + z[..., 0] * z[..., 1],
         "nonpolynomial": lambda z: torch.log(z[..., 0]),
     },
     means={
-        "constant": _const,
+        "constant": constant_mean,
         "linear": _dirichlet_linear,
         "quadratic": _dirichlet_square,
         "nonpolynomial": _dirichlet_log,
@@ -253,9 +202,9 @@ EXPONENTIAL = Family(
     name="Exponential",
     values={"rate": 2.0},
     make=Exponential,
-    costs=_scalar_costs(0.3),
+    costs=scalar_costs(0.3),
     means={
-        "constant": _const,
+        "constant": constant_mean,
         "linear": lambda rate: 2.0 / rate - 1.0,
         "quadratic": lambda rate: 2.0 / rate**2,
         "nonpolynomial": lambda rate: rate / (rate - 0.3),
@@ -268,9 +217,9 @@ LAPLACE = Family(
     name="Laplace",
     values={"loc": 0.5, "scale": 0.5},
     make=Laplace,
-    costs=_scalar_costs(0.3),
+    costs=scalar_costs(0.3),
     means={
-        "constant": _const,
+        "constant": constant_mean,
         "linear": lambda loc, scale: 2.0 * loc - 1.0,
         "quadratic": lambda loc, scale: loc**2 + 2.0 * scale**2,
         "nonpolynomial": lambda loc, scale: torch.exp(0.3 * loc) / (1.0 - 0.09 * scale**2),
@@ -279,59 +228,6 @@ LAPLACE = Family(
     cv_mean=lambda d: d.mean,
 )
 
-
-def _finite_means(
-    costs: dict[str, Callable[[Tensor], Tensor]], support: Tensor, probs: Callable[..., Tensor]
-) -> dict[str, Callable[..., Tensor]]:
-    """``E f = sum_k p_k f(k)`` over a finite ``support`` (costs see it as ``[K, 1]``)."""
-
-    def mean(cost: Callable[[Tensor], Tensor]) -> Callable[..., Tensor]:
-        return lambda **p: (probs(**p) * cost(support.unsqueeze(-1)).squeeze(-1)).sum()
-
-    return {name: mean(cost) for name, cost in costs.items()}
-
-
-_BERNOULLI_COSTS = {
-    "constant": _constant,
-    "linear": lambda z: 3.0 * z + 1.0,
-    "quadratic": lambda z: (z - 0.25) ** 2,
-    "nonpolynomial": lambda z: torch.exp(2.0 * z),
-}
-
-BERNOULLI = Family(
-    name="Bernoulli",
-    values={"logits": 0.3},
-    make=lambda logits: Bernoulli(logits=logits),
-    costs=_BERNOULLI_COSTS,
-    means=_finite_means(
-        _BERNOULLI_COSTS,
-        torch.tensor([0.0, 1.0], dtype=DTYPE),
-        lambda logits: torch.stack([1 - torch.sigmoid(logits), torch.sigmoid(logits)]),
-    ),
-    cv_fn=lambda z: z,
-    cv_mean=lambda d: d.mean,
-)
-
-_CATEGORICAL_COSTS = {
-    "constant": lambda z: _constant(z.to(DTYPE)),
-    "linear": lambda z: 2.0 * z.to(DTYPE) - 1.0,
-    "quadratic": lambda z: z.to(DTYPE) ** 2,
-    "nonpolynomial": lambda z: torch.exp(0.5 * z.to(DTYPE)),
-}
-
-CATEGORICAL = Family(
-    name="Categorical",
-    values={"logits": [0.2, -0.5, 1.0, 0.0]},
-    make=lambda logits: Categorical(logits=logits),
-    costs=_CATEGORICAL_COSTS,
-    means=_finite_means(
-        _CATEGORICAL_COSTS,
-        torch.arange(4, dtype=DTYPE),
-        lambda logits: torch.softmax(logits, -1),
-    ),
-    cv_fn=lambda z: (z == 0).to(DTYPE),
-    cv_mean=lambda d: d.probs[..., 0],
-)
 
 CONTINUOUS = (
     NORMAL,

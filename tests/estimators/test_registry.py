@@ -53,12 +53,10 @@ def exported_estimator_classes() -> dict[str, type[Estimator]]:
     classes: dict[str, type[Estimator]] = {}
     for module in (reparam, reparam.estimators):
         for value in vars(module).values():
-            if (
-                inspect.isclass(value)
-                and issubclass(value, Estimator)
-                and not inspect.isabstract(value)
-            ):
-                classes[value.name] = value
+            if isinstance(value, type) and issubclass(value, Estimator):
+                estimator: type[Estimator] = value
+                if not inspect.isabstract(estimator):
+                    classes[estimator.name] = estimator
     return classes
 
 

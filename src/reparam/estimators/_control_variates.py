@@ -71,11 +71,13 @@ def leave_one_out_regression(y: Tensor, x: Tensor) -> Tensor:
     """For each ``s``, the slope ``Cov(y, x) / Var(x)`` over the samples ``j != s``.
 
     ``y`` and ``x`` have shape ``[S, *batch]``; the result has the same shape. A
-    zero variance gives a zero slope.
+    zero variance (up to rounding) gives a zero slope.
 
     >>> x = torch.tensor([0.0, 1.0, 2.0, 3.0])
     >>> leave_one_out_regression(3 * x + 1, x).round(decimals=4)
     tensor([3., 3., 3., 3.])
+    >>> leave_one_out_regression(x, torch.full((4,), 0.1))  # x constant: no slope
+    tensor([0., 0., 0., 0.])
     """
     num = y.shape[0]
     if num < 3:
@@ -90,4 +92,7 @@ def leave_one_out_regression(y: Tensor, x: Tensor) -> Tensor:
     sum_xx = (x * x).sum(0, keepdim=True) - x * x
     cov = sum_xy - sum_x * sum_y / n
     var = sum_xx - sum_x * sum_x / n
-    return torch.where(var > 0, cov / var.clamp_min(torch.finfo(var.dtype).tiny), 0.0)
+    # A variance within rounding of zero (x constant over the other samples) has no
+    # slope; dividing by the rounding error would give an arbitrary, huge one.
+    resolved = var > 8 * n * torch.finfo(var.dtype).eps * sum_xx
+    return torch.where(resolved, cov / var.clamp_min(torch.finfo(var.dtype).tiny), 0.0)
