@@ -87,9 +87,12 @@ class MixtureSameFamily(torch.distributions.MixtureSameFamily):
         return base
 
     def _univariate(self, x: Tensor) -> Tensor:
+        # Our own samples need no support check (the mixture's check demands every
+        # component's support, which disjoint truncated components fail).
         cdf = self.cdf(x)
-        density = self.log_prob(x).exp()
-        return implicit_from_cdf(x, cdf, density)
+        log_weights = torch.log_softmax(self.mixture_distribution.logits, dim=-1)
+        log_density = self.component_distribution.log_prob(self._pad(x)) + log_weights
+        return implicit_from_cdf(x, cdf, torch.logsumexp(log_density, dim=-1).exp())
 
     def _sequential(self, x: Tensor, base: Distribution) -> Tensor:
         padded = self._pad(x)  # [*S, *B, 1, D]
