@@ -1,0 +1,141 @@
+"""Cost of a reparameterized sample plus its backward pass, against plain sampling.
+
+For each case, two timings of ``--num`` samples from one distribution:
+
+* ``plain``: drawing without gradients, as one would without ``rsample``: for
+  von Mises, PyTorch's own ``torch.distributions.VonMises.sample()``; for the
+  others ``sample()`` (the same sampler, no gradient work) or, for the mixtures,
+  PyTorch's ``MixtureSameFamily.sample()``;
+* ``rsample_backward``: ``rsample()``, a cost ``sum(f(x))``, and
+  ``torch.autograd.grad`` with respect to every parameter.
+
+``ratio`` is ``rsample_backward / plain`` (goal: at most 3). Both are timed in
+the same process, interleaved, as the CPU time of the calling thread
+(``time.thread_time``, PyTorch on ``--threads`` threads), median over
+``--repeats``. Prints one JSON object.
+
+Usage: ``python benchmarks/distributions.py [--num 10000] [--repeats 11] [--threads 1]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+import torch.distributions as td
+
+from reparam.distributions import MixtureSameFamily, TruncatedNormal, VonMises, VonMisesFisher
+
+Timed = Callable[[], object]
+
+
+def leaf(*values: float) -> torch.Tensor:
+    return torch.tensor(values if len(values) > 1 else values[0]).requires_grad_(True)
+
+
+def backward(make: Callable[[], td.Distribution], params: list[torch.Tensor], num: int) -> Timed:
+    def run() -> object:
+        x = make().rsample((num,))
+        return torch.autograd.grad(torch.sin(x).sum(), params)
+
+    return run
+
+
+def von_mises(kappa: float, num: int) -> tuple[Timed, Timed]:
+    loc, k = leaf(0.5), leaf(kappa)
+    plain = td.VonMises(loc.detach(), k.detach())
+    return (lambda: plain.sample((num,))), backward(lambda: VonMises(loc, k), [loc, k], num)
+
+
+def von_mises_fisher(dim: int, kappa: float, num: int) -> tuple[Timed, Timed]:
+    raw, k = torch.ones(dim).requires_grad_(True), leaf(kappa)
+
+    def make() -> VonMisesFisher:
+        return VonMisesFisher(torch.nn.functional.normalize(raw, dim=0), k)
+
+    plain = make()
+    return (lambda: plain.sample((num,))), backward(make, [raw, k], num)
+
+
+def truncated_normal(low: float, high: float, num: int) -> tuple[Timed, Timed]:
+    loc, scale = leaf(0.0), leaf(1.0)
+    plain = TruncatedNormal(0.0, 1.0, low, high)
+    make = lambda: TruncatedNormal(loc, scale, low, high)  # noqa: E731
+    return (lambda: plain.sample((num,))), backward(make, [loc, scale], num)
+
+
+def mixture(dims: int, num: int) -> tuple[Timed, Timed]:
+    logits = torch.zeros(3).requires_grad_(True)
+    locs = torch.linspace(-2, 2, 3 * dims).reshape(3, dims).squeeze(-1).requires_grad_(True)
+    scales = torch.ones_like(locs).requires_grad_(True)
+
+    def component(loc: torch.Tensor, scale: torch.Tensor) -> td.Distribution:
+        normal = td.Normal(loc, scale)
+        return normal if dims == 1 else td.Independent(normal, 1)
+
+    plain = td.MixtureSameFamily(
+        td.Categorical(logits=logits.detach()), component(locs.detach(), scales.detach())
+    )
+    make = lambda: MixtureSameFamily(td.Categorical(logits=logits), component(locs, scales))  # noqa: E731
+    return (lambda: plain.sample((num,))), backward(make, [logits, locs, scales], num)
+
+
+def median_times(plain: Timed, grad: Timed, repeats: int) -> tuple[float, float]:
+    times: dict[str, list[float]] = {"plain": [], "grad": []}
+    plain(), grad()  # warm up
+    for repeat in range(repeats):
+        order = [("plain", plain), ("grad", grad)]
+        for name, fn in order if repeat % 2 == 0 else order[::-1]:
+            start = time.thread_time()
+            fn()
+            times[name].append(time.thread_time() - start)
+    return statistics.median(times["plain"]), statistics.median(times["grad"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--num", type=int, default=10_000)
+    parser.add_argument("--repeats", type=int, default=11)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    n = args.num
+    cases = {
+        "von_mises kappa=0.01": von_mises(0.01, n),
+        "von_mises kappa=1": von_mises(1.0, n),
+        "von_mises kappa=100": von_mises(100.0, n),
+        "von_mises_fisher d=3 kappa=10": von_mises_fisher(3, 10.0, n),
+        "von_mises_fisher d=10 kappa=10": von_mises_fisher(10, 10.0, n),
+        "von_mises_fisher d=100 kappa=1000": von_mises_fisher(100, 1000.0, n),
+        "truncated_normal [-1, 2]": truncated_normal(-1.0, 2.0, n),
+        "truncated_normal [8, 9]": truncated_normal(8.0, 9.0, n),
+        "mixture 3 x Normal": mixture(1, n),
+        "mixture 3 x diagonal Normal, d=4": mixture(4, n),
+    }
+    results = {}
+    for name, (plain, grad) in cases.items():
+        plain_s, grad_s = median_times(plain, grad, args.repeats)
+        results[name] = {
+            "plain_ms": round(1e3 * plain_s, 3),
+            "rsample_backward_ms": round(1e3 * grad_s, 3),
+            "ratio": round(grad_s / plain_s, 2),
+        }
+    report = {
+        "num_samples": n,
+        "threads": args.threads,
+        "repeats": args.repeats,
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+        "results": results,
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
