@@ -7,9 +7,10 @@ the centred sample ``x = z - loc`` in ``[-pi, pi)``,
 
     dx/dkappa = -(dF(x; kappa)/dkappa) / p(x; kappa),   dz/dloc = 1,
 
-where ``F`` is the CDF of ``x`` (see ``reparam.distributions._angular``, which
-computes ``dx/dkappa = sign(x) d|x|/dkappa`` by quadrature, stable for
-``kappa`` from 1e-3 to 1e4). The ``loc`` derivative is that of a rotation: it is
+where ``F`` is the CDF of ``x``: by its Fourier series for ``kappa <= 4``
+(``reparam.distributions._von_mises_series``), by quadrature of
+``dx/dkappa = sign(x) d|x|/dkappa`` beyond (``reparam.distributions._angular``),
+stable for ``kappa`` from 1e-3 to 1e4. The ``loc`` derivative is that of a rotation: it is
 the exact gradient of ``E[f(z)]`` for costs that are continuous on the circle
 (functions of ``cos z`` and ``sin z``); a cost with a jump at ``+-pi`` would
 need a boundary term that no pathwise estimator supplies.
@@ -28,6 +29,7 @@ from torch import Tensor
 
 from reparam.distributions._angular import angle_dtheta_dkappa, angle_survival
 from reparam.distributions._implicit import attach_gradient
+from reparam.distributions._von_mises_series import MAX_KAPPA, von_mises_dz_dkappa
 from reparam.safety import deliberately_cut
 
 _SampleShape = torch.Size | list[int] | tuple[int, ...]
@@ -62,7 +64,7 @@ class VonMises(torch.distributions.VonMises):
         x = centred.to(self.loc.dtype)
         if torch.is_grad_enabled() and self.concentration.requires_grad:
             with torch.no_grad():
-                slope = torch.sign(centred) * angle_dtheta_dkappa(centred.abs(), kappa64, 2)
+                slope = _dz_dkappa(centred, kappa64)
             x = attach_gradient(x, [(slope.to(x.dtype), self.concentration.expand(shape))])
         return torch.remainder(x + self.loc + math.pi, 2 * math.pi) - math.pi
 
@@ -95,3 +97,18 @@ class VonMises(torch.distributions.VonMises):
         """The circular variance ``1 - I1(kappa) / I0(kappa)``."""
         kappa = self.concentration
         return 1.0 - torch.special.i1e(kappa) / torch.special.i0e(kappa)
+
+
+def _dz_dkappa(centred: Tensor, kappa: Tensor) -> Tensor:
+    """``dz/dkappa`` for centred float64 samples: series for small, quadrature for large kappa."""
+    if bool((kappa <= MAX_KAPPA).all()):
+        return von_mises_dz_dkappa(centred, kappa)
+    if bool((kappa > MAX_KAPPA).all()):
+        return torch.sign(centred) * angle_dtheta_dkappa(centred.abs(), kappa, 2)
+    kappa = kappa.expand(centred.shape)
+    small = kappa <= MAX_KAPPA
+    slope = torch.empty_like(centred)
+    slope[small] = von_mises_dz_dkappa(centred[small], kappa[small])
+    large = centred[~small]
+    slope[~small] = torch.sign(large) * angle_dtheta_dkappa(large.abs(), kappa[~small], 2)
+    return slope
