@@ -95,16 +95,37 @@ class MixtureSameFamily(torch.distributions.MixtureSameFamily):
         return implicit_from_cdf(x, cdf, torch.logsumexp(log_density, dim=-1).exp())
 
     def _sequential(self, x: Tensor, base: Distribution) -> Tensor:
-        padded = self._pad(x)  # [*S, *B, 1, D]
-        cdfs = base.cdf(padded)  # [*S, *B, K, D], differentiable in the parameters
+        """Coordinate by coordinate, weights ``w_jk ∝ pi_k prod_{i<j} p_k(x_i)``.
+
+        ``log p_k(x_i)`` at the reparameterized ``x_i`` is written as its value at
+        the sample plus ``score_ik (x_i - stop(x_i))``, which has the same value and
+        the same first derivatives: one density, one CDF and one score evaluation
+        in all, instead of one per coordinate.
+        """
+        shape = (*x.shape[:-1], self._num_component, x.shape[-1])
+        points = self._pad(x).expand(shape)  # [*S, *B, K, D]
+        cdfs = base.cdf(points)  # differentiable in the parameters
+        log_densities = base.log_prob(points)
+        with torch.enable_grad():
+            probe = points.detach().clone().requires_grad_(True)
+            (scores,) = torch.autograd.grad(base.log_prob(probe).sum(), probe)
         log_weights = torch.log_softmax(self.mixture_distribution.logits, dim=-1)
         columns = list(x.unbind(-1))
-        for j in range(x.shape[-1]):
-            weights = torch.softmax(log_weights, dim=-1)
-            log_density_j = base.log_prob(padded)[..., j]
-            cdf_j = (weights * cdfs[..., j]).sum(-1)
-            density_j = (weights * log_density_j.exp()).sum(-1)
-            columns[j] = implicit_from_cdf(columns[j], cdf_j, density_j)
-            current = torch.stack(columns, dim=-1)
-            log_weights = log_weights + base.log_prob(self._pad(current))[..., j]
+        for j, column in enumerate(columns):
+            weights = _softmax(log_weights)
+            cdf = (weights * cdfs[..., j]).sum(-1)
+            density = (weights * log_densities[..., j].exp()).sum(-1)
+            columns[j] = implicit_from_cdf(column, cdf, density)
+            moved = (columns[j] - columns[j].detach()).unsqueeze(-1)
+            log_weights = log_weights + log_densities[..., j] + scores[..., j] * moved
         return torch.stack(columns, dim=-1)
+
+
+def _softmax(logits: Tensor) -> Tensor:
+    """Softmax over the last (short) dimension, in elementwise operations.
+
+    ``torch.softmax`` over a dimension of a few components is several times
+    slower on a CPU than these few elementwise operations.
+    """
+    exp = torch.exp(logits - logits.detach().amax(-1, keepdim=True))
+    return exp / exp.sum(-1, keepdim=True)
