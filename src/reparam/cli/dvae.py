@@ -64,7 +64,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         type=_widths,
         metavar="W1,W2,...",
         help="hidden widths of the encoder, mirrored in the decoder (default none: the linear "
-        "784-200-784 model; Jang et al. 2017 used 512,256)",
+        "784-200-784 model; e.g. 512,256 for an MLP)",
     )
     model.add_argument(
         "--samples",

@@ -19,7 +19,7 @@ estimator's own value is a relaxed one, i.e. Gumbel-softmax).
 
 Encoder and decoder are MLPs ``784 - hidden... - 200`` and back; ``hidden=()``
 (the default) is the linear "784-200-784" model of the ARM and DisARM papers,
-``hidden=(512, 256)`` the architecture of Jang, Gu and Poole (2017).
+``hidden=(512, 256)`` a two-layer MLP like those of Jang, Gu and Poole (2017).
 
 RELAX's control variate is part of the model; its parameters are trained to
 minimise the summed squared gradient estimate with respect to the encoder's
