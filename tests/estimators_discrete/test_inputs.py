@@ -37,6 +37,7 @@ def test_bad_temperature(bad: float) -> None:
 def test_schedule_returning_a_bad_temperature_fails_at_sampling() -> None:
     values = iter([1.0, 0.0])
     estimator = reparam.GumbelSoftmax(lambda: next(values))
+    estimator.surrogate(lambda z: z, Bernoulli(logits=torch.zeros(2)), 1)  # reads 1.0
     with pytest.raises(ValueError, match=r"got 0\.0"):
         estimator.surrogate(lambda z: z, Bernoulli(logits=torch.zeros(2)), 1)
 

@@ -85,7 +85,8 @@ class GumbelSoftmax(Estimator):
     unbiased = False
 
     def __init__(self, temperature: Temperature = 1.0) -> None:
-        current_temperature(temperature)
+        if not callable(temperature):  # a schedule is checked each time it is read
+            current_temperature(temperature)
         self.temperature = temperature
 
     def check_supports(self, dist: Distribution) -> None:
