@@ -148,8 +148,33 @@ def angle_dtheta_dkappa(theta: Tensor, kappa: Tensor, dim: int) -> Tensor:
     >>> # d = 2: theta is |z| for z von Mises; near 0 the derivative is ~0
     >>> abs(angle_dtheta_dkappa(torch.tensor(1e-9, dtype=torch.float64), k, 2).item()) < 1e-8
     True
+
+    For ``d = 3`` the CDF of ``w = cos theta`` is ``expm1(k (1 + w)) / expm1(2k)`` and
+    the derivative has the closed form of :func:`_dtheta_dkappa_sphere`.
     """
-    return tail_quadrature(theta.double(), kappa.double(), dim)[2]
+    theta, kappa = theta.double(), kappa.double()
+    if dim == 3:
+        return _dtheta_dkappa_sphere(theta, kappa)
+    return tail_quadrature(theta, kappa, dim)[2]
+
+
+def _dtheta_dkappa_sphere(theta: Tensor, kappa: Tensor) -> Tensor:
+    """``d = 3``: with ``s = 1 - w = 2 sin^2(theta/2)`` and ``c = 1 + w = 2 cos^2(theta/2)``,
+
+    ``dw/dk = s/k - (2/k) exp(-k c) expm1(-k s) / expm1(-2k)
+            = -c/k + (2/k) expm1(-k c) / expm1(-2k)``
+
+    (the first form for ``theta <= pi/2``, the second beyond, each free of
+    cancellation there) and ``dtheta/dk = -(dw/dk) / sin(theta)``.
+    """
+    theta = theta.clamp(1e-12, math.pi - 1e-12)
+    s = 2.0 * torch.sin(0.5 * theta) ** 2
+    c = 2.0 * torch.cos(0.5 * theta) ** 2
+    scale = 2.0 / (kappa * torch.expm1(-2.0 * kappa))
+    near = s / kappa - scale * torch.exp(-kappa * c) * torch.expm1(-kappa * s)
+    far = -c / kappa + scale * torch.expm1(-kappa * c)
+    dw = torch.where(theta <= 0.5 * math.pi, near, far)
+    return -dw / torch.sin(theta)
 
 
 def _survival_and_density(theta: Tensor, kappa: Tensor, dim: int) -> tuple[Tensor, ...]:
