@@ -36,6 +36,7 @@ from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
 from reparam.distributions._bessel import log_iv_and_ratio
+from reparam.distributions._von_mises_series import MAX_KAPPA, von_mises_dz_dkappa
 
 _NODES = 24
 _CUT = 46.0
@@ -150,11 +151,14 @@ def angle_dtheta_dkappa(theta: Tensor, kappa: Tensor, dim: int) -> Tensor:
     True
 
     For ``d = 3`` the CDF of ``w = cos theta`` is ``expm1(k (1 + w)) / expm1(2k)`` and
-    the derivative has the closed form of :func:`_dtheta_dkappa_sphere`.
+    the derivative has the closed form of :func:`_dtheta_dkappa_sphere`; for ``d = 2``
+    and ``k <= 4`` the von Mises CDF's Fourier series is cheaper than quadrature.
     """
     theta, kappa = theta.double(), kappa.double()
     if dim == 3:
         return _dtheta_dkappa_sphere(theta, kappa)
+    if dim == 2 and bool((kappa <= MAX_KAPPA).all()):
+        return von_mises_dz_dkappa(theta, kappa)  # theta = |z|, z centred von Mises
     return tail_quadrature(theta, kappa, dim)[2]
 
 
