@@ -90,9 +90,12 @@ class MixtureSameFamily(torch.distributions.MixtureSameFamily):
         # Our own samples need no support check (the mixture's check demands every
         # component's support, which disjoint truncated components fail).
         cdf = self.cdf(x)
-        log_weights = torch.log_softmax(self.mixture_distribution.logits, dim=-1)
-        log_density = self.component_distribution.log_prob(self._pad(x)) + log_weights
-        return implicit_from_cdf(x, cdf, torch.logsumexp(log_density, dim=-1).exp())
+        with torch.no_grad():
+            log_weights = torch.log_softmax(self.mixture_distribution.logits, dim=-1)
+            log_density = self.component_distribution.log_prob(self._pad(x)) + log_weights
+            peak = log_density.amax(-1)
+            density = torch.exp(log_density - peak.unsqueeze(-1)).sum(-1) * torch.exp(peak)
+        return implicit_from_cdf(x, cdf, density)
 
     def _sequential(self, x: Tensor, base: Distribution) -> Tensor:
         """Coordinate by coordinate, weights ``w_jk ∝ pi_k prod_{i<j} p_k(x_i)``.
