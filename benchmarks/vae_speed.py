@@ -57,21 +57,23 @@ def flops_per_example() -> float:
 
 
 class ClassicMNIST(Dataset[tuple[Tensor, int]]):
-    """One item at a time: uint8 array -> PIL image -> float tensor in [0, 1], as ToTensor."""
+    """One item at a time, as torchvision's MNIST: index the uint8 tensor, make a PIL
+    image, then convert it as ``ToTensor`` does (array copy, HWC view, CHW, float / 255)."""
 
     def __init__(self, images: Tensor, labels: Tensor) -> None:
-        self.images = images.numpy()
-        self.labels = labels.numpy()
+        self.data = images
+        self.targets = labels
 
     def __len__(self) -> int:
-        return len(self.images)
+        return len(self.data)
 
     def __getitem__(self, index: int) -> tuple[Tensor, int]:
-        picture = Image.fromarray(self.images[index])  # mode "L" for a 2-D uint8 array
+        img, target = self.data[index], int(self.targets[index])
+        picture = Image.fromarray(img.numpy())  # mode "L" for a 2-D uint8 array
         array = np.array(picture, np.uint8, copy=True)
         tensor = torch.from_numpy(array).view(picture.size[1], picture.size[0], 1)
-        tensor = tensor.permute(2, 0, 1).contiguous().to(torch.float32).div(255)
-        return tensor, int(self.labels[index])
+        tensor = tensor.permute((2, 0, 1)).contiguous()
+        return tensor.to(dtype=torch.get_default_dtype()).div(255), target
 
 
 class ClassicVAE(nn.Module):
@@ -110,11 +112,13 @@ class Classic:
         model, optimizer = self.model, self.optimizer
         model.train()
         start = time.perf_counter()
+        train_loss = 0.0
         for x, _label in self.train:
             optimizer.zero_grad()
             recon, mu, logvar = model(x)
             loss = classic_loss(recon, x, mu, logvar)
             loss.backward()
+            train_loss += loss.item()  # the example sums it for its log lines
             optimizer.step()
         seconds = time.perf_counter() - start
         model.eval()
@@ -126,6 +130,10 @@ class Classic:
         return seconds, total / len(self.test.dataset)  # type: ignore[arg-type]
 
 
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
 class Ours:
     """reparam's trainer, one epoch per call."""
 
@@ -134,7 +142,9 @@ class Ours:
         run = new_run_folder(Path(tempfile.mkdtemp(prefix="vae-speed-")) / "run")
         test = present(data.test_images, "grayscale", None)
         self.config = TrainConfig(epochs=1, seed=seed)
-        self.trainer = Trainer(GaussianVAE(), data.train_images, test, self.config, run, log=print)
+        self.trainer = Trainer(
+            GaussianVAE(), data.train_images, test, self.config, run, log=_to_stderr
+        )
 
     def epoch(self) -> tuple[float, float]:
         done = self.trainer.progress.epoch
