@@ -122,6 +122,20 @@ def test_existing_folder_is_kept_when_data_is_bad(
     assert "does not exist" in capsys.readouterr().err
 
 
+@pytest.mark.mnist
+def test_model_options_are_checked_before_the_run_folder_is_made(
+    mnist_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    argv = ["vae", "--data-dir", str(mnist_dir), "--run", str(run), "--estimator", "score-loo"]
+    assert main(argv) == 2
+    assert "needs at least 2 samples per example (--samples)" in capsys.readouterr().err
+    assert not run.exists()
+    with pytest.raises(SystemExit):  # a discrete-only estimator is not offered
+        main(["vae", "--estimator", "gumbel-softmax"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_cuda_without_a_gpu_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["vae", "--device", "cuda", "--data-dir", "x"]) == 2

@@ -141,11 +141,11 @@ def train_command(
     if not args.resume:
         check_new_run_folder(run_path, args.overwrite)
     data = load_data(args, settings["data"], config.target, device)
+    torch.manual_seed(config.seed)
+    model = build(settings["model"]).to(device)  # bad model options fail before any writing
     run = existing_run_folder(run_path) if args.resume else new_run_folder(run_path, True)
     if not args.resume:
         run.write_json(run.config, {"command": name, **settings})
-    torch.manual_seed(config.seed)
-    model = build(settings["model"]).to(device)
     log = _logger(args.json)
     trainer = Trainer(model, data.train_images, data.test_pixels, config, run, log=log)
     if args.resume:

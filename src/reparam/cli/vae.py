@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+import torch
+from torch.distributions import Independent, Normal
+
 from reparam.cli._parser import int_at_least
 from reparam.cli._training import add_eval_parser, add_train_arguments, train_command
 from reparam.estimators import ESTIMATORS
@@ -17,6 +20,12 @@ MODEL_KEYS = ("latent_dim", "hidden", "estimator", "samples")
 def build(options: dict[str, Any]) -> LatentVariableModel:
     """The model from its saved options (missing ones take the defaults)."""
     return GaussianVAE(**options)
+
+
+def gaussian_estimators() -> list[str]:
+    """The registered estimators that apply to a diagonal Gaussian posterior."""
+    posterior = Independent(Normal(torch.zeros(1, 2), torch.ones(1, 2)), 1)
+    return [name for name, make in ESTIMATORS.items() if make().supports(posterior)]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -36,7 +45,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     model.add_argument("--hidden", type=int_at_least(1), help="hidden width (default 400)")
     model.add_argument(
         "--estimator",
-        choices=list(ESTIMATORS),
+        choices=gaussian_estimators(),
         help="gradient estimator of the reconstruction term (default pathwise: the trick)",
     )
     model.add_argument(

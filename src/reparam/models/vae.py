@@ -70,6 +70,11 @@ class GaussianVAE(LatentVariableModel):
         self.latent_dim = latent_dim
         self.samples = samples
         self.estimator = resolve_estimator(estimator)
+        if samples < self.estimator.min_samples:
+            raise ValueError(
+                f"{self.estimator!r} needs at least {self.estimator.min_samples} samples "
+                f"per example (--samples), got {samples}"
+            )
         self.encoder = nn.Linear(input_dim, hidden)
         self.to_mean = nn.Linear(hidden, latent_dim)
         self.to_log_var = nn.Linear(hidden, latent_dim)
