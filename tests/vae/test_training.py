@@ -98,6 +98,24 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(tmp_path: Path) -> None:
     assert same_state(straight.model.state_dict(), resumed.model.state_dict())
 
 
+class InterruptedInEvaluation(GaussianVAE):
+    """Sends itself Ctrl-C while the first epoch is being scored on the test set."""
+
+    def loss(self, x: Tensor) -> Tensor:
+        if not self.training and not getattr(self, "sent", False):
+            self.sent = True
+            os.kill(os.getpid(), signal.SIGINT)
+        return super().loss(x)
+
+
+def test_ctrl_c_during_evaluation_stops_after_saving_the_epoch(tmp_path: Path) -> None:
+    t = trainer(tmp_path / "run", 3, model=tiny_model(cls=InterruptedInEvaluation))
+    with pytest.raises(KeyboardInterrupt):
+        t.fit()
+    saved = load_checkpoint(tmp_path / "run" / "checkpoint.pt")["progress"]
+    assert (saved["epoch"], saved["step"], len(saved["history"])) == (1, 0, 1)
+
+
 def test_a_crash_while_saving_leaves_the_previous_checkpoint_intact(tmp_path: Path) -> None:
     path = tmp_path / "checkpoint.pt"
     good = {"weights": torch.arange(1000.0)}

@@ -119,6 +119,9 @@ class Trainer:
             for epoch in range(self.progress.epoch + 1, self.config.epochs + 1):
                 self._train_epoch(epoch, interrupted)
                 self._finish_epoch(epoch)
+                if interrupted():  # pressed during the evaluation: the epoch is saved
+                    self.log(f"interrupted after epoch {epoch}; continue with --resume")
+                    raise KeyboardInterrupt
         return self.progress.history
 
     def _train_epoch(self, epoch: int, interrupted: Callable[[], bool]) -> None:
