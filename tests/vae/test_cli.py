@@ -53,7 +53,8 @@ def test_train_eval_resume_and_refuse(
     assert main(["vae", "--resume", str(run), "--lr", "0.5", *common]) == 2
     assert "differs from the run's saved" in capsys.readouterr().err
 
-    resumed = run_json(capsys, ["vae", "--resume", str(run), "--epochs", "2", *common])
+    # the data folder is remembered by the run
+    resumed = run_json(capsys, ["vae", "--resume", str(run), "--epochs", "2", *common[2:]])
     assert [row["epoch"] for row in resumed["epochs"]] == [1, 2]
     assert resumed["epochs"][0] == summary["epochs"][0]
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 2

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from reparam.data import load_mnist, present
+from reparam.data import ENV_VAR, load_mnist, present
+from reparam.data.mnist import resolve_data_dir
 from reparam.training import LatentVariableModel, RunFolder, evaluate, save_pictures, seeded
 
 TEST_BINARIZATION_SEED = 0
@@ -29,10 +31,20 @@ class RunData:
 
 
 def load_data(
-    args: argparse.Namespace, subset: dict[str, int | None], target: str, device: torch.device
+    args: argparse.Namespace, subset: dict[str, Any], target: str, device: torch.device
 ) -> RunData:
-    """Load and verify MNIST, keep the requested subset, move it to ``device``."""
-    mnist = load_mnist(args.data_dir, download=args.download)
+    """Load and verify MNIST, keep the requested subset, move it to ``device``.
+
+    The folder is ``--data-dir``, else ``$REPARAM_DATA_DIR``, else the one the run
+    was trained from (``subset["dir"]``, saved in ``config.json``); the folder
+    used is written back into ``subset``.
+    """
+    folder = args.data_dir
+    if folder is None and not os.environ.get(ENV_VAR):
+        folder = subset.get("dir")
+    resolved = resolve_data_dir(folder).resolve()
+    mnist = load_mnist(resolved, download=args.download)
+    subset["dir"] = str(resolved)
     train = mnist.train_images[: subset.get("train_size")].to(device)
     test = mnist.test_images[: subset.get("test_size")].to(device)
     generator = torch.Generator(device=device).manual_seed(TEST_BINARIZATION_SEED)
