@@ -128,15 +128,19 @@ def tail_quadrature(theta: Tensor, kappa: Tensor, dim: int) -> tuple[Tensor, Ten
     cut = _cut_point(theta, upper, kappa, dim)
     nodes, weights = _gauss_legendre(theta.device)
     # Nodes lie strictly inside (theta, cut), so sin(phi) > 0: no clamping needed.
-    phi = torch.addcmul(theta.unsqueeze(-1), (cut - theta).unsqueeze(-1), nodes)
-    cos_phi = torch.cos(phi)
-    log_ratio = kappa.unsqueeze(-1) * cos_phi - log_h0.unsqueeze(-1)
-    if dim > 2:
-        log_ratio = log_ratio + (dim - 2) * torch.log(torch.sin(phi))
-    ratio = torch.exp(log_ratio)
+    # Two [*, nodes] buffers, updated in place (fresh large allocations cost page
+    # faults comparable to the arithmetic).
+    cos_phi = torch.addcmul(theta.unsqueeze(-1), (cut - theta).unsqueeze(-1), nodes)
+    ratio = torch.sin(cos_phi) if dim > 2 else None
+    cos_phi.cos_()
+    if ratio is None:
+        ratio = torch.mul(cos_phi, kappa.unsqueeze(-1))
+    else:
+        ratio.log_().mul_(dim - 2).addcmul_(cos_phi, kappa.unsqueeze(-1))
+    ratio.sub_(log_h0.unsqueeze(-1)).exp_()  # h(phi) / h(theta)
     length = (cut - theta).abs()
     mass = length * (ratio @ weights)
-    first = length * ((ratio * cos_phi) @ weights)
+    first = length * (ratio.mul_(cos_phi) @ weights)
     signed = first - mean_cos * mass
     dtheta = torch.where(upper, signed, -signed)
     return upper, torch.log(mass) + log_h0, dtheta

@@ -78,12 +78,17 @@ def log_iv_and_ratio(nu: float, k: Tensor) -> tuple[Tensor, Tensor]:
     mu = nu + steps
     log_i_mu = _log_iv_debye(mu, k)
     ratio = torch.exp(_log_iv_debye(mu + 1.0, k) - log_i_mu)
-    log_ratios = torch.zeros_like(k)
+    inv_k = k.reciprocal()
+    ratios = []
     for j in range(steps):
         order = mu - j  # ratio holds R_{order}; step down to R_{order - 1}
-        ratio = 1.0 / (2.0 * order / k + ratio)
-        log_ratios = log_ratios + torch.log(ratio)
-    return log_i_mu - log_ratios, ratio
+        ratio = torch.add(ratio, inv_k, alpha=2.0 * order).reciprocal_()
+        ratios.append(ratio)
+    if not ratios:
+        return log_i_mu, ratio
+    # Each R_j lies in (0, 1] and is at least k / (2j + 2 + k): their logs, not
+    # their product (which can underflow), are summed.
+    return log_i_mu - torch.stack(ratios).log_().sum(0), ratio
 
 
 class _LogBesselI(torch.autograd.Function):
