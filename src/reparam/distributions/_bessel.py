@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
@@ -78,17 +79,33 @@ def log_iv_and_ratio(nu: float, k: Tensor) -> tuple[Tensor, Tensor]:
     mu = nu + steps
     log_i_mu = _log_iv_debye(mu, k)
     ratio = torch.exp(_log_iv_debye(mu + 1.0, k) - log_i_mu)
-    inv_k = k.reciprocal()
-    ratios = []
+    log_ratios, ratio = _step_down(ratio, k, mu, steps)
+    return log_i_mu - log_ratios, ratio
+
+
+def _step_down(ratio: Tensor, k: Tensor, mu: float, steps: int) -> tuple[Tensor, Tensor]:
+    """``(sum_j log R_j, R_{mu - steps})`` from ``R_mu`` by ``R_{j-1} = 1 / (2j/k + R_j)``.
+
+    Each ``R_j`` lies in ``(0, 1]``: their logs, not their product (which can
+    underflow), are summed. The recurrence is sequential and ``k`` usually small
+    (one concentration per batch element): on a CPU it runs in NumPy, whose
+    per-operation cost is a fraction of torch's.
+    """
+    if steps == 0:
+        return torch.zeros_like(ratio), ratio
+    if k.device.type != "cpu":
+        inv_k, ratios = k.reciprocal(), []
+        for j in range(steps):
+            ratio = torch.add(ratio, inv_k, alpha=2.0 * (mu - j)).reciprocal_()
+            ratios.append(ratio)
+        return torch.stack(ratios).log_().sum(0), ratio
+    r, inv_k_np = ratio.numpy(), 1.0 / k.numpy()
+    rows = []
     for j in range(steps):
-        order = mu - j  # ratio holds R_{order}; step down to R_{order - 1}
-        ratio = torch.add(ratio, inv_k, alpha=2.0 * order).reciprocal_()
-        ratios.append(ratio)
-    if not ratios:
-        return log_i_mu, ratio
-    # Each R_j lies in (0, 1] and is at least k / (2j + 2 + k): their logs, not
-    # their product (which can underflow), are summed.
-    return log_i_mu - torch.stack(ratios).log_().sum(0), ratio
+        r = np.reciprocal(r + (2.0 * (mu - j)) * inv_k_np)
+        rows.append(r)
+    log_sum = np.log(np.stack(rows)).sum(0)
+    return torch.from_numpy(np.asarray(log_sum)), torch.from_numpy(np.asarray(r))
 
 
 class _LogBesselI(torch.autograd.Function):
