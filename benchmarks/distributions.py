@@ -9,10 +9,12 @@ For each case, two timings of ``--num`` samples from one distribution:
 * ``rsample_backward``: ``rsample()``, a cost ``sum(f(x))``, and
   ``torch.autograd.grad`` with respect to every parameter.
 
-``ratio`` is ``rsample_backward / plain`` (goal: at most 3). Both are timed in
-the same process, interleaved, as the CPU time of the calling thread
-(``time.thread_time``, PyTorch on ``--threads`` threads), median over
-``--repeats``. Prints one JSON object.
+Both sides build the distribution from the current parameters on every call
+(as a training step must; detached for ``plain``), in the same dtype (float32),
+with the same number of samples. ``ratio`` is ``rsample_backward / plain``
+(goal: at most 3). Both are timed in the same process, interleaved, as the CPU
+time of the calling thread (``time.thread_time``, PyTorch on ``--threads``
+threads), median over ``--repeats``. Prints one JSON object.
 
 Usage: ``python benchmarks/distributions.py [--num 10000] [--repeats 11] [--threads 1]``
 """
@@ -48,8 +50,11 @@ def backward(make: Callable[[], td.Distribution], params: list[torch.Tensor], nu
 
 def von_mises(kappa: float, num: int) -> tuple[Timed, Timed]:
     loc, k = leaf(0.5), leaf(kappa)
-    plain = td.VonMises(loc.detach(), k.detach())
-    return (lambda: plain.sample((num,))), backward(lambda: VonMises(loc, k), [loc, k], num)
+
+    def plain() -> object:
+        return td.VonMises(loc.detach(), k.detach()).sample((num,))
+
+    return plain, backward(lambda: VonMises(loc, k), [loc, k], num)
 
 
 def von_mises_fisher(dim: int, kappa: float, num: int) -> tuple[Timed, Timed]:
@@ -58,15 +63,21 @@ def von_mises_fisher(dim: int, kappa: float, num: int) -> tuple[Timed, Timed]:
     def make() -> VonMisesFisher:
         return VonMisesFisher(torch.nn.functional.normalize(raw, dim=0), k)
 
-    plain = make()
-    return (lambda: plain.sample((num,))), backward(make, [raw, k], num)
+    def plain() -> object:
+        with torch.no_grad():
+            return make().sample((num,))
+
+    return plain, backward(make, [raw, k], num)
 
 
 def truncated_normal(low: float, high: float, num: int) -> tuple[Timed, Timed]:
     loc, scale = leaf(0.0), leaf(1.0)
-    plain = TruncatedNormal(0.0, 1.0, low, high)
+
+    def plain() -> object:
+        return TruncatedNormal(loc.detach(), scale.detach(), low, high).sample((num,))
+
     make = lambda: TruncatedNormal(loc, scale, low, high)  # noqa: E731
-    return (lambda: plain.sample((num,))), backward(make, [loc, scale], num)
+    return plain, backward(make, [loc, scale], num)
 
 
 def mixture(dims: int, num: int) -> tuple[Timed, Timed]:
@@ -78,11 +89,13 @@ def mixture(dims: int, num: int) -> tuple[Timed, Timed]:
         normal = td.Normal(loc, scale)
         return normal if dims == 1 else td.Independent(normal, 1)
 
-    plain = td.MixtureSameFamily(
-        td.Categorical(logits=logits.detach()), component(locs.detach(), scales.detach())
-    )
+    def plain() -> object:
+        mixing = td.Categorical(logits=logits.detach())
+        mix = td.MixtureSameFamily(mixing, component(locs.detach(), scales.detach()))
+        return mix.sample((num,))
+
     make = lambda: MixtureSameFamily(td.Categorical(logits=logits), component(locs, scales))  # noqa: E731
-    return (lambda: plain.sample((num,))), backward(make, [logits, locs, scales], num)
+    return plain, backward(make, [logits, locs, scales], num)
 
 
 def median_times(plain: Timed, grad: Timed, repeats: int) -> tuple[float, float]:
