@@ -28,7 +28,7 @@ from reparam.distributions._angular import angle_dtheta_dkappa
 from reparam.distributions._bessel import bessel_iv_ratio, log_bessel_iv
 from reparam.distributions._constraints import unit_vector
 from reparam.distributions._implicit import attach_gradient
-from reparam.distributions._sphere import reflect_from_first_axis
+from reparam.distributions._sphere import place_sample
 from reparam.distributions._wood import wood_angle
 from reparam.safety import deliberately_cut
 
@@ -101,10 +101,7 @@ class VonMisesFisher(Distribution):
             with torch.no_grad():
                 slope = angle_dtheta_dkappa(theta, kappa64, self.dim).to(dtype)
             theta_t = attach_gradient(theta_t, [(slope, self.concentration.expand(shape))])
-        local = torch.cat(
-            [torch.cos(theta_t).unsqueeze(-1), torch.sin(theta_t).unsqueeze(-1) * tangent], dim=-1
-        )
-        return reflect_from_first_axis(local, self.loc)
+        return place_sample(theta_t, tangent, self.loc)
 
     def _log_normalizer(self) -> Tensor:
         """``log C_d(k)``."""
