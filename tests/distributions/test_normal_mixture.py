@@ -59,11 +59,14 @@ def grads_of(x: Tensor, weights: Tensor, params: list[Tensor]) -> tuple[Tensor, 
 
 @pytest.mark.parametrize("dims", [0, 1, 4])
 @pytest.mark.parametrize("batch", [(), (2,)])
-def test_fast_path_matches_the_generic_construction(dims: int, batch: tuple[int, ...]) -> None:
+@pytest.mark.parametrize("sample_shape", [(), (7, 5)])
+def test_fast_path_matches_the_generic_construction(
+    dims: int, batch: tuple[int, ...], sample_shape: tuple[int, ...]
+) -> None:
     torch.manual_seed(dims)
     mix, params = make(dims, batch, F64, probs=bool(batch))
     assert mix._normal_components() is not None
-    fast = mix.rsample((7, 5))
+    fast = mix.rsample(sample_shape)
     weights = torch.randn_like(fast)
     reference = generic(mix, fast.detach())
     assert torch.equal(fast.detach(), reference.detach())

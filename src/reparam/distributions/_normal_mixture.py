@@ -77,6 +77,11 @@ def _factors(x: Tensor, logits: Tensor, loc: Tensor, scale: Tensor) -> tuple[Ten
     return after, scaled, z.div_(scale)
 
 
+def _sum(tensor: Tensor, dims: tuple[int, ...]) -> Tensor:
+    """Sum over ``dims``; a copy when there are none (``sum(())`` would sum over all)."""
+    return tensor.sum(dims) if dims else tensor.clone()
+
+
 def _lead(param: Tensor, sample_dims: int) -> Tensor:
     """``[*B, K, D]`` as ``[K, D, *ones(sample_dims), *B]`` (a view)."""
     moved = param.movedim((-2, -1), (0, 1))
@@ -111,19 +116,19 @@ class _GaussianMixtureSample(torch.autograd.Function):
             u_bars.append(u_bar)
             u_bar = u_bar - x_bar * scaled[:, j]
         samples = tuple(range(2, 2 + sample_dims))
-        scale = scale.sum(samples)  # [K, D, *B]: drops the singleton sample dimensions
+        scale = _sum(scale, samples)  # [K, D, *B]: drops the singleton sample dimensions
         # dx_j/dmu_kj = w_{j+1,k} and dx_j/ds_kj = w_{j+1,k} z_jk, then ū's own terms.
         buffer = torch.mul(after, torch.stack(x_bars[::-1]))
-        grad_loc = buffer.sum(samples)
-        grad_scale = buffer.mul_(z_over_scale).sum(samples) * scale
+        grad_loc = _sum(buffer, samples)
+        grad_scale = _sum(buffer.mul_(z_over_scale), samples) * scale
         if dims > 1:
             u_bar_next = torch.stack(u_bars[::-1], dim=1)  # [K, D, *S, *B]
-            grad_loc += torch.mul(u_bar_next, z_over_scale, out=buffer).sum(samples)
-            u_zz = buffer.mul_(z_over_scale).sum(samples) * scale  # sum ū z^2 / s
-            grad_scale += u_zz - u_bar_next.sum(samples) / scale
+            grad_loc += _sum(torch.mul(u_bar_next, z_over_scale, out=buffer), samples)
+            u_zz = _sum(buffer.mul_(z_over_scale), samples) * scale  # sum ū z^2 / s
+            grad_scale += u_zz - _sum(u_bar_next, samples) / scale
         return (
             None,
-            u_bar.sum(tuple(range(1, 1 + sample_dims))).movedim(0, -1).sum_to_size(logits_shape),
+            _sum(u_bar, tuple(range(1, 1 + sample_dims))).movedim(0, -1).sum_to_size(logits_shape),
             grad_loc.movedim((0, 1), (-2, -1)).sum_to_size(loc_shape),
             grad_scale.movedim((0, 1), (-2, -1)).sum_to_size(scale_shape),
         )
