@@ -12,6 +12,8 @@ and the test loss after each epoch.
   CPU), the model written as in the example (sigmoid, then BCE);
 * reparam: :class:`reparam.training.Trainer` with :class:`reparam.models.GaussianVAE`.
 
+A third entry, ``floor``, is the same model on in-memory batches with fused Adam
+and nothing else: what eager PyTorch needs, to show the trainer's overhead.
 It also measures the machine's float32 matmul rate (the layers' own shapes at
 batch 128, and a large square product) and reports how far each epoch is from
 the compute bound: FLOPs of one epoch divided by the measured rate.
@@ -130,6 +132,41 @@ class Classic:
         return seconds, total / len(self.test.dataset)  # type: ignore[arg-type]
 
 
+class Floor:
+    """What eager PyTorch needs for this model: the example's model on in-memory
+    batches with fused Adam, and nothing else (no distributions, checks or
+    checkpoints). Not a product; a yardstick for the trainer's overhead."""
+
+    def __init__(self, data: Any, seed: int) -> None:
+        torch.manual_seed(seed)
+        self.model = ClassicVAE()
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3, fused=True)
+        self.images = data.train_images
+        self.test = present(data.test_images, "grayscale", None)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def epoch(self) -> tuple[float, float]:
+        start = time.perf_counter()
+        order = torch.randperm(self.images.shape[0], generator=self.generator)
+        for index in order.split(BATCH):
+            x = present(self.images.index_select(0, index), "grayscale", None)
+            recon, mu, logvar = self.model(x)
+            loss = classic_loss(recon, x, mu, logvar)
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+        seconds = time.perf_counter() - start
+        with torch.no_grad():
+            total = sum(
+                classic_loss(*_with_x(self.model(x), x)).item() for x in self.test.split(1000)
+            )
+        return seconds, total / self.test.shape[0]
+
+
+def _with_x(out: tuple[Tensor, Tensor, Tensor], x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    return out[0], x, out[1], out[2]
+
+
 def _to_stderr(line: str) -> None:
     print(line, file=sys.stderr)
 
@@ -181,7 +218,11 @@ def main() -> None:
         "batch128_400x784": matmul_rate(BATCH, 400, 784),
         "square_1024": matmul_rate(1024, 1024, 1024),
     }
-    pipelines = {"classic": Classic(data, args.seed), "reparam": Ours(data, args.seed)}
+    pipelines = {
+        "classic": Classic(data, args.seed),
+        "reparam": Ours(data, args.seed),
+        "floor": Floor(data, args.seed),
+    }
     runs: dict[str, dict[str, list[float]]] = {
         name: {"seconds": [], "test_loss": []} for name in pipelines
     }
@@ -202,6 +243,7 @@ def main() -> None:
         "batch_size": BATCH,
         "classic": classic,
         "reparam": ours,
+        "floor": runs["floor"],
         "median_seconds_per_epoch": median,
         "fastest_seconds_per_epoch": fastest,
         "speedup_per_epoch": ratios,
