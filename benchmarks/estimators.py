@@ -81,6 +81,7 @@ def score_dice_by_hand(loc: Tensor, scale: Tensor, num_samples: int) -> tuple[Te
 # Hand-written version -> the library estimator it is compared with.
 HAND = {"pathwise": pathwise_by_hand, "score": score_by_hand, "score-dice": score_dice_by_hand}
 LIBRARY = {"pathwise": "pathwise", "score": "score", "score-dice": "score"}
+SAME_ESTIMATOR = ("pathwise", "score-dice")
 
 
 def time_once(
@@ -141,7 +142,15 @@ def main() -> None:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "results": results,
-        "max_overhead": max(r["overhead"] for r in results),
+        # The goal (at most 10%) is against the same estimator by hand: pathwise, and
+        # the DiCE score function. Plain REINFORCE is first-order only; the gap to it
+        # is the price of right higher derivatives, reported on its own.
+        "max_overhead_same_estimator": max(
+            r["overhead"] for r in results if r["estimator"] in SAME_ESTIMATOR
+        ),
+        "overhead_against_first_order_reinforce": max(
+            r["overhead"] for r in results if r["estimator"] == "score"
+        ),
     }
     print(json.dumps(report, indent=2))
 
