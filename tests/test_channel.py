@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ from scipy import integrate, stats
 
 from reparam.cli import main
 from reparam.experiments.channel import ChannelConfig, run_channel
+from tests.images import png_size
 from tests.stats import assert_mean
 
 SEEDS = range(100)
@@ -139,13 +139,6 @@ def test_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
         assert step["step"] == index
         assert step["exact_grad"] == pytest.approx(2 * step["delta"])
     assert isinstance(data["final_delta"], float) and isinstance(data["final_loss"], float)
-
-
-def png_size(path: Path) -> tuple[int, int]:
-    header = path.read_bytes()[:24]
-    assert header[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG file"
-    width, height = struct.unpack(">II", header[16:24])
-    return width, height
 
 
 def test_plot_is_a_real_png(tmp_path: Path) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import struct
 from pathlib import Path
 
 import pytest
 
 from reparam.cli import main
 from reparam.lab import PROBLEMS
+from tests.images import png_size
 
 ROW_KEYS = {
     "estimator",
@@ -90,13 +90,6 @@ def test_same_seed_same_numbers(capsys: pytest.CaptureFixture[str]) -> None:
         return [row["mean"] for row in run_json(capsys, *args, *extra)["rows"]]  # type: ignore[attr-defined]
 
     assert numbers("--seed", "1") == numbers("--seed", "1") != numbers("--seed", "2")
-
-
-def png_size(path: Path) -> tuple[int, int]:
-    header = path.read_bytes()[:24]
-    assert header[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG file"
-    width, height = struct.unpack(">II", header[16:24])
-    return width, height
 
 
 def test_plot_is_a_real_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import json
-import struct
 from pathlib import Path
 
 import pytest
 import torch
 
 from reparam.cli import main
+from tests.images import png_size
 from tests.vae.helpers import write_synthetic
-
-
-def png_size(path: Path) -> tuple[int, int]:
-    """Width and height from a PNG's header (and a check that it is a PNG)."""
-    header = path.read_bytes()[:24]
-    assert header[:8] == b"\x89PNG\r\n\x1a\n" and header[12:16] == b"IHDR", path
-    width, height = struct.unpack(">II", header[16:24])
-    return width, height
 
 
 def run_json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict:  # type: ignore[type-arg]
