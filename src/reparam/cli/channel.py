@@ -76,4 +76,9 @@ def format_table(result: ChannelResult) -> str:
         "  the exact objective is E[(y - x)^2] = delta^2 with gradient 2 delta; each step "
         "follows a Monte Carlo estimate of it",
     ]
+    if result.final_loss == 0.0:
+        lines.append(
+            f"  a loss of exactly 0 means y - x rounded to 0 in {config.dtype}: |delta * eps| "
+            "fell below the resolution of x (--dtype float64 resolves more)"
+        )
     return "\n".join(lines)
