@@ -51,11 +51,11 @@ def compare(
         trials: estimates per (estimator, S); default: enough for a 5% relative
             standard error on each variance (see :mod:`reparam.lab._measurement`).
         seed: fixes every random draw; the global random state is left as it was.
+        exact_gradient: parameter name -> exact gradient, if known (for the bias).
 
     PyTorch runs on one thread during the comparison (the setting is restored
     afterwards): the trials' batches are small, and on a busy machine waiting
     for a second core made them several times slower, not faster.
-        exact_gradient: parameter name -> exact gradient, if known (for the bias).
 
     >>> import torch
     >>> from torch.distributions import Normal
