@@ -79,8 +79,10 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--json", action="store_true", help="print one JSON summary")
 
 
-def add_eval_parser(subcommands: argparse._SubParsersAction, build: ModelFactory) -> None:
-    """``eval RUN``: re-evaluate a saved run."""
+def add_eval_parser(command: argparse.ArgumentParser, build: ModelFactory) -> None:
+    """The action ``COMMAND eval RUN``: re-evaluate a saved run."""
+    subcommands = command.add_subparsers(title="actions", metavar="ACTION")
+    subcommands._parser_class = type(command)
     parser = subcommands.add_parser(
         "eval", help="re-evaluate a saved run", description="Recompute a run's test bounds."
     )
@@ -140,9 +142,11 @@ def train_command(
     run_path = Path(args.resume or args.run_dir or f"runs/{name}")
     if not args.resume:
         check_new_run_folder(run_path, args.overwrite)
-    data = load_data(args, settings["data"], config.target, device)
     torch.manual_seed(config.seed)
-    model = build(settings["model"]).to(device)  # bad model options fail before any writing
+    # Bad model options (e.g. arm with categorical codes) fail here, before the
+    # data is read or anything is written.
+    model = build(settings["model"]).to(device)
+    data = load_data(args, settings["data"], config.target, device)
     run = existing_run_folder(run_path) if args.resume else new_run_folder(run_path, True)
     if not args.resume:
         run.write_json(run.config, {"command": name, **settings})

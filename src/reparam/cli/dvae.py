@@ -84,18 +84,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     add_train_arguments(parser, "dvae")
     parser.set_defaults(target="binary")
-    subcommands = parser.add_subparsers(title="actions", metavar="ACTION")
-    subcommands._parser_class = type(parser)
-    add_eval_parser(subcommands, build)
-    parser.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    """Check the model options (e.g. arm with categorical codes) before touching any file."""
-    if not args.resume:
-        options = {key: getattr(args, key) for key in MODEL_KEYS}
-        build({key: value for key, value in options.items() if value is not None})
-    return train_command(args, "dvae", MODEL_KEYS, build)
+    add_eval_parser(parser, build)
+    parser.set_defaults(run=lambda args: train_command(args, "dvae", MODEL_KEYS, build))
 
 
 def _widths(text: str) -> list[int]:

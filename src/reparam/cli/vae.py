@@ -52,7 +52,5 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--samples", type=int_at_least(1), help="samples of z per example (default 1)"
     )
     add_train_arguments(parser, "vae")
-    subcommands = parser.add_subparsers(title="actions", metavar="ACTION")
-    subcommands._parser_class = type(parser)
-    add_eval_parser(subcommands, build)
+    add_eval_parser(parser, build)
     parser.set_defaults(run=lambda args: train_command(args, "vae", MODEL_KEYS, build))
