@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import traceback
 import warnings
@@ -50,15 +51,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # Each command says which errors are the user's mistakes (exit 2); any
+    # other exception is a bug and shows its traceback.
+    usage_errors: tuple[type[Exception], ...] = getattr(args, "usage_errors", (UsageError,))
     try:
         code: int = args.run(args)
-    except (UsageError, ValueError) as error:
+    except usage_errors as error:
         return _fail(args, error, code=2)
     except GradientCutError as error:
         return _fail(args, error, code=1)
-    except KeyboardInterrupt:
-        print_error("interrupted")
-        return 130
+    except KeyboardInterrupt as stop:
+        signum = getattr(stop, "signum", signal.SIGINT)
+        print_error("interrupted" if signum == signal.SIGINT else "terminated (SIGTERM)")
+        return 128 + int(signum)
     return code
 
 

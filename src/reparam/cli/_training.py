@@ -1,60 +1,94 @@
 """Command-line pieces shared by every model trained on MNIST (``reparam vae``, ...).
 
 A model command adds its own options, then calls :func:`add_train_arguments`
-and :func:`add_eval_parser`, and runs :func:`train_command` / :func:`eval_command`
-with a function building its model from a dict of model options. Settings are
-saved in the run folder's ``config.json``; ``--resume`` and ``eval`` rebuild
-the model from them.
+and :func:`add_eval_parser`. The options are parsed into a
+:class:`~reparam.training.run.RunSettings` (what the run is) and an
+:class:`~reparam.training.run.Execution` (how to carry it out); the library's
+:func:`~reparam.training.run.train`, ``resume`` and ``evaluate_run`` do the
+rest, and this module prints the summary they return.
+
+Every option is named so that no ``torchrun`` option starts with it: torchrun
+takes abbreviations of its own options anywhere on its command line, so a
+``--run`` would be read as its ``--run-path``. The run folder is ``--run-dir``
+(``--run`` still works for one process).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
-from collections.abc import Callable
 from dataclasses import fields
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from reparam.cli._parser import UsageError, int_at_least, positive_float, print_error
-from reparam.cli._report import finish, load_data
+from reparam.cli._parser import UsageError, int_at_least, positive_float
+from reparam.data import DataError
 from reparam.data.batches import TARGETS
-from reparam.training import (
-    LatentVariableModel,
-    TrainConfig,
-    Trainer,
-    TrainingDiverged,
-    existing_run_folder,
-    load_checkpoint,
-    new_run_folder,
+from reparam.estimators import EstimatorError
+from reparam.training import CheckpointError, RunFolderError, TrainConfig, TrainingDiverged
+from reparam.training.distributed import BACKENDS, WorldError, launched_by_torchrun
+from reparam.training.run import (
+    DataSettings,
+    Execution,
+    RunSettings,
+    SettingsError,
+    evaluate_run,
+    read_settings,
+    resume,
+    train,
 )
-from reparam.training.run_folder import check_new_run_folder
 
-ModelFactory = Callable[[dict[str, Any]], LatentVariableModel]
 TRAIN_KEYS = tuple(f.name for f in fields(TrainConfig))
 DATA_KEYS = ("train_size", "test_size")
+USAGE_ERRORS: tuple[type[Exception], ...] = (
+    UsageError,
+    SettingsError,
+    RunFolderError,
+    CheckpointError,
+    DataError,
+    WorldError,
+    EstimatorError,
+)
+"""What a training command reports as the user's mistake (one line, exit 2)."""
 
 
 def add_train_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     """Training, data and output options (defaults: the classic PyTorch VAE example)."""
     d = TrainConfig()
-    train = parser.add_argument_group("training")
-    train.add_argument("--epochs", type=int_at_least(1), help=f"total epochs (default {d.epochs})")
-    train.add_argument("--batch-size", type=int_at_least(1), help=f"default {d.batch_size}")
-    train.add_argument("--lr", type=positive_float, help=f"Adam learning rate (default {d.lr})")
-    train.add_argument("--seed", type=int_at_least(0), help=f"default {d.seed}")
-    train.add_argument(
+    train_group = parser.add_argument_group("training")
+    train_group.add_argument(
+        "--epochs", type=int_at_least(1), help=f"total epochs (default {d.epochs})"
+    )
+    train_group.add_argument(
+        "--batch-size",
+        type=int_at_least(1),
+        help=f"global batch, shared by all processes under torchrun (default {d.batch_size})",
+    )
+    train_group.add_argument(
+        "--lr", type=positive_float, help=f"Adam learning rate (default {d.lr})"
+    )
+    train_group.add_argument("--seed", type=int_at_least(0), help=f"default {d.seed}")
+    train_group.add_argument(
         "--target",
         choices=TARGETS,
         help="grayscale: BCE on intensities (classic); binary: pixels ~ Bernoulli(intensity), "
         "redrawn every epoch (default grayscale)",
     )
     runs = parser.add_argument_group("run folder")
-    runs.add_argument("--run", dest="run_dir", metavar="DIR", help=f"default runs/{name}")
+    runs.add_argument(
+        "--run-dir", "--run", dest="run_dir", metavar="DIR", help=f"default runs/{name}"
+    )
     runs.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN exactly")
     runs.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    runs.add_argument(
+        "--checkpoint-every",
+        type=int_at_least(1),
+        metavar="N",
+        help="also checkpoint every N steps (default: at the end of each epoch only)",
+    )
     add_common_arguments(parser)
     data = parser.add_argument_group("data subset (for quick trials)")
     data.add_argument("--train-size", type=int_at_least(1), help="use the first N train images")
@@ -66,7 +100,17 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("data, device and output")
     group.add_argument("--data-dir", help="folder with the MNIST idx files ($REPARAM_DATA_DIR)")
     group.add_argument("--download", action="store_true", help="fetch missing MNIST files")
-    group.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    group.add_argument(
+        "--device",
+        default="auto",
+        help="cpu, cuda, cuda:N or auto (default); under torchrun, rank r uses cuda:LOCAL_RANK",
+    )
+    group.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="torch.distributed backend under torchrun (default auto: nccl on CUDA, else gloo)",
+    )
     group.add_argument(
         "--eval-k",
         type=int_at_least(0),
@@ -79,7 +123,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--json", action="store_true", help="print one JSON summary")
 
 
-def add_eval_parser(command: argparse.ArgumentParser, build: ModelFactory) -> None:
+def add_eval_parser(command: argparse.ArgumentParser, name: str) -> None:
     """The action ``COMMAND eval RUN``: re-evaluate a saved run."""
     subcommands = command.add_subparsers(title="actions", metavar="ACTION")
     subcommands._parser_class = type(command)
@@ -89,92 +133,137 @@ def add_eval_parser(command: argparse.ArgumentParser, build: ModelFactory) -> No
     parser.add_argument("run_path", metavar="RUN", help="the run folder")
     add_common_arguments(parser)
     parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
-    parser.set_defaults(run=lambda args: eval_command(args, build))
+    parser.set_defaults(run=lambda args: eval_command(args, name), usage_errors=USAGE_ERRORS)
 
 
-def resolve_device(name: str, threads: int | None = None) -> torch.device:
-    """``auto`` is CUDA when present, else the CPU."""
-    if threads is not None:
-        torch.set_num_threads(threads)
+def execution_from_args(args: argparse.Namespace) -> Execution:
+    """How to run: device, threads, evaluation, logging (stderr under --json)."""
+    stream = sys.stderr if args.json else sys.stdout
+    _check_device_name(args.device)
+    return Execution(
+        device=args.device,
+        backend=args.backend,
+        threads=args.threads,
+        eval_k=args.eval_k,
+        download=args.download,
+        checkpoint_every=getattr(args, "checkpoint_every", None),
+        log=lambda line: print(line, file=stream, flush=True),
+    )
+
+
+def _check_device_name(name: str) -> None:
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return
     try:
-        device = torch.device(name)
+        torch.device(name)
     except RuntimeError:
         raise UsageError(f"--device: unknown device {name!r}; use cpu, cuda or auto") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA device is available here; use --device cpu")
-    return device
 
 
-def settings_from_args(args: argparse.Namespace, model_keys: tuple[str, ...]) -> dict[str, Any]:
-    """The run's settings: saved ones on ``--resume`` (only ``--epochs`` may change)."""
+def settings_from_args(
+    args: argparse.Namespace, name: str, model_keys: tuple[str, ...]
+) -> RunSettings:
+    """The settings of a new run from the options given."""
+    given = _given(args, model_keys)
+    config = TrainConfig(**{k: given[k] for k in TRAIN_KEYS if k in given})
+    return RunSettings(
+        model=name,
+        options={k: given[k] for k in model_keys if k in given},
+        train=config,
+        data=DataSettings(args.data_dir, given.get("train_size"), given.get("test_size")),
+    )
+
+
+def _given(args: argparse.Namespace, model_keys: tuple[str, ...]) -> dict[str, Any]:
     given = {k: getattr(args, k) for k in (*model_keys, *TRAIN_KEYS, *DATA_KEYS)}
-    given = {k: v for k, v in given.items() if v is not None}
-    if not args.resume:
-        train = TrainConfig(**{k: given[k] for k in TRAIN_KEYS if k in given})
-        model = {k: given[k] for k in model_keys if k in given}
-        data = {k: given.get(k) for k in DATA_KEYS}
-        return {"model": model, "train": train.to_dict(), "data": data}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def check_resume_options(
+    args: argparse.Namespace, saved: RunSettings, model_keys: tuple[str, ...]
+) -> None:
+    """A resumed run keeps its settings: only ``--epochs`` may differ from the saved ones."""
     if args.overwrite or args.run_dir:
-        raise UsageError("--resume RUN continues RUN: it cannot be combined with --run/--overwrite")
-    saved = existing_run_folder(args.resume).read_config()
-    flat = {**saved["model"], **saved["train"], **saved["data"]}
-    for key, value in given.items():
+        raise UsageError(
+            "--resume RUN continues RUN: it cannot be combined with --run-dir/--overwrite"
+        )
+    config = saved.to_dict()
+    flat = {**config["model"], **config["train"], **config["data"]}
+    for key, value in _given(args, model_keys).items():
         if key != "epochs" and flat.get(key) != value:
             option = "--" + key.replace("_", "-")
             raise UsageError(
                 f"{option} {value} differs from the run's saved {flat.get(key)}; "
                 "a resumed run keeps its settings (only --epochs may change)"
             )
-    if "epochs" in given:
-        saved["train"]["epochs"] = given["epochs"]
-    return dict(saved)
 
 
-def train_command(
-    args: argparse.Namespace, name: str, model_keys: tuple[str, ...], build: ModelFactory
-) -> int:
+def _same_command(settings: RunSettings, name: str, path: str) -> None:
+    if settings.model != name:
+        raise UsageError(
+            f"{path} is a run of `reparam {settings.model}`, not `reparam {name}`; "
+            f"use reparam {settings.model} with it"
+        )
+
+
+def train_command(args: argparse.Namespace, name: str, model_keys: tuple[str, ...]) -> int:
     """Train a new run, or resume one; evaluate, draw pictures, report."""
-    settings = settings_from_args(args, model_keys)
-    config = TrainConfig(**settings["train"])
-    device = resolve_device(args.device, args.threads)
-    run_path = Path(args.resume or args.run_dir or f"runs/{name}")
-    if not args.resume:
-        check_new_run_folder(run_path, args.overwrite)
-    torch.manual_seed(config.seed)
-    # Bad model options (e.g. arm with categorical codes) fail here, before the
-    # data is read or anything is written.
-    model = build(settings["model"]).to(device)
-    data = load_data(args, settings["data"], config.target, device)
-    run = existing_run_folder(run_path) if args.resume else new_run_folder(run_path, True)
-    if not args.resume:
-        run.write_json(run.config, {"command": name, **settings})
-    log = _logger(args.json)
-    trainer = Trainer(model, data.train_images, data.test_pixels, config, run, log=log)
-    if args.resume:
-        trainer.resume()
-        log(f"resuming {run.path} after epoch {trainer.progress.epoch}")
+    execution = execution_from_args(args)
     try:
-        history = trainer.fit()
+        if args.resume:
+            saved = read_settings(args.resume)
+            _same_command(saved, name, args.resume)
+            check_resume_options(args, saved, model_keys)
+            summary = resume(
+                args.resume, epochs=args.epochs, data_folder=args.data_dir, execution=execution
+            )
+        else:
+            settings = settings_from_args(args, name, model_keys)
+            run_dir = args.run_dir or f"runs/{name}"
+            summary = train(settings, run_dir, overwrite=args.overwrite, execution=execution)
     except TrainingDiverged as error:
-        print_error(str(error))
-        return 1
-    return finish(args, run, model, data, settings, history)
+        return report_failure(str(error))
+    return report(args, summary)
 
 
-def eval_command(args: argparse.Namespace, build: ModelFactory) -> int:
+def eval_command(args: argparse.Namespace, name: str) -> int:
     """Rebuild a saved run's model from its last checkpoint and evaluate it."""
-    run = existing_run_folder(args.run_path)
-    settings = run.read_config()
-    device = resolve_device(args.device, args.threads)
-    data = load_data(args, settings["data"], settings["train"]["target"], device)
-    model = build(settings["model"]).to(device)
-    state = load_checkpoint(run.checkpoint)
-    model.load_state_dict(state["model"])
-    return finish(args, run, model, data, settings, state["progress"]["history"])
+    saved = read_settings(args.run_path)
+    _same_command(saved, name, args.run_path)
+    execution = execution_from_args(args)
+    summary = evaluate_run(args.run_path, data_folder=args.data_dir, execution=execution)
+    return report(args, summary)
 
 
-def _logger(to_stderr: bool) -> Callable[[str], None]:
-    stream = sys.stderr if to_stderr else sys.stdout
-    return lambda line: print(line, file=stream, flush=True)
+def report(args: argparse.Namespace, summary: dict[str, Any]) -> int:
+    """Print the summary (rank 0 only under torchrun)."""
+    if _is_main_process():
+        print(json.dumps(summary) if args.json else describe(summary), flush=True)
+    return 0
+
+
+def report_failure(message: str) -> int:
+    if _is_main_process():
+        print(f"reparam: error: {message}", file=sys.stderr)
+    return 1
+
+
+def _is_main_process() -> bool:
+    return not launched_by_torchrun() or os.environ.get("RANK") == "0"
+
+
+def describe(summary: dict[str, Any]) -> str:
+    """The summary in a few lines of text."""
+    lines = [f"test -ELBO: {summary['test_neg_elbo']:.2f} nats per example"]
+    if summary["test_neg_iw_bound"] is not None:
+        lines.append(
+            f"test -log p(x) bound (importance-weighted, k={summary['eval_k']}): "
+            f"{summary['test_neg_iw_bound']:.2f} nats"
+        )
+    if summary["settings"]["train"]["target"] == "grayscale":
+        lines.append("(grayscale target: BCE on intensities, not a normalised likelihood)")
+    seconds = summary["seconds_per_epoch"]
+    timing = "no full epoch timed" if seconds is None else f"{seconds:.1f} s per epoch"
+    world = f" on {summary['world_size']} processes" if summary["world_size"] > 1 else ""
+    lines.append(f"{timing}{world}; run folder {summary['run']}")
+    return "\n".join(lines)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from reparam.cli._parser import finite_float, int_at_least, positive_float
+from reparam.cli._parser import UsageError, finite_float, int_at_least, positive_float
 from reparam.experiments.channel import MODES, ChannelConfig, ChannelResult, run_channel
 
 
@@ -30,7 +30,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--plot", metavar="FILE.png", help="save loss and |delta| curves")
-    parser.set_defaults(run=run)
+    # the library's ValueErrors here are all checks of the options given
+    parser.set_defaults(run=run, usage_errors=(UsageError, ValueError))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from reparam.cli._parser import finite_float, int_at_least, positive_float
-from reparam.cli._training import add_eval_parser, add_train_arguments, train_command
-from reparam.models.dvae import LATENTS, DiscreteVAE
-from reparam.training import LatentVariableModel
+from reparam.cli._training import (
+    USAGE_ERRORS,
+    add_eval_parser,
+    add_train_arguments,
+    train_command,
+)
+from reparam.models.dvae import LATENTS
 
 DISCRETE_ESTIMATORS = (
     "gumbel-softmax",
@@ -29,11 +32,6 @@ MODEL_KEYS = (
     "anneal_rate",
     "min_temperature",
 )
-
-
-def build(options: dict[str, Any]) -> LatentVariableModel:
-    """The model from its saved options (missing ones take the defaults)."""
-    return DiscreteVAE(**options)
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -84,8 +82,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     add_train_arguments(parser, "dvae")
     parser.set_defaults(target="binary")
-    add_eval_parser(parser, build)
-    parser.set_defaults(run=lambda args: train_command(args, "dvae", MODEL_KEYS, build))
+    add_eval_parser(parser, "dvae")
+    parser.set_defaults(
+        run=lambda args: train_command(args, "dvae", MODEL_KEYS), usage_errors=USAGE_ERRORS
+    )
 
 
 def _widths(text: str) -> list[int]:

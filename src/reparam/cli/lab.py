@@ -50,7 +50,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--plot", metavar="FILE.png", help="save variance and spread panels")
-    parser.set_defaults(run=run)
+    # the library's ValueErrors here are all checks of the options given
+    parser.set_defaults(run=run, usage_errors=(UsageError, ValueError))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 import torch
 from torch.distributions import Independent, Normal
 
 from reparam.cli._parser import int_at_least
-from reparam.cli._training import add_eval_parser, add_train_arguments, train_command
+from reparam.cli._training import (
+    USAGE_ERRORS,
+    add_eval_parser,
+    add_train_arguments,
+    train_command,
+)
 from reparam.estimators import ESTIMATORS
-from reparam.models import GaussianVAE
-from reparam.training import LatentVariableModel
 
 MODEL_KEYS = ("latent_dim", "hidden", "estimator", "samples")
-
-
-def build(options: dict[str, Any]) -> LatentVariableModel:
-    """The model from its saved options (missing ones take the defaults)."""
-    return GaussianVAE(**options)
 
 
 def gaussian_estimators() -> list[str]:
@@ -52,5 +49,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--samples", type=int_at_least(1), help="samples of z per example (default 1)"
     )
     add_train_arguments(parser, "vae")
-    add_eval_parser(parser, build)
-    parser.set_defaults(run=lambda args: train_command(args, "vae", MODEL_KEYS, build))
+    add_eval_parser(parser, "vae")
+    parser.set_defaults(
+        run=lambda args: train_command(args, "vae", MODEL_KEYS), usage_errors=USAGE_ERRORS
+    )

@@ -1,3 +1,13 @@
-"""Models trained with reparam's estimators."""
+"""Models trained with reparam's estimators, and the families a training run can name."""
 
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+
+from reparam.models.dvae import DiscreteVAE as DiscreteVAE
 from reparam.models.vae import GaussianVAE as GaussianVAE
+from reparam.training import LatentVariableModel
+
+MODEL_FAMILIES: Mapping[str, Callable[..., LatentVariableModel]] = MappingProxyType(
+    {"vae": GaussianVAE, "dvae": DiscreteVAE}
+)
+"""Model family name (the command, ``reparam vae`` / ``reparam dvae``) -> its class."""

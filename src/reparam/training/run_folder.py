@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+LOCK_NAME = ".lock"
+"""The file a writing run holds locked (see :mod:`reparam.training.run_lock`)."""
+
 
 class RunFolderError(ValueError):
     """A run folder cannot be used as asked."""
@@ -69,7 +72,7 @@ def check_new_run_folder(path: str | Path, overwrite: bool = False) -> None:
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise RunFolderError(f"run folder {folder} exists and is not a folder")
-    if not (folder.is_dir() and any(folder.iterdir())):
+    if not (folder.is_dir() and _contents(folder)):
         return
     if not overwrite:
         raise RunFolderError(
@@ -87,10 +90,18 @@ def new_run_folder(path: str | Path, overwrite: bool = False) -> RunFolder:
     """A folder for a new run: created, or emptied when ``overwrite`` allows it."""
     check_new_run_folder(path, overwrite)
     folder = Path(path)
-    if folder.is_dir():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    for entry in _contents(folder):  # the folder itself stays, and so does its lock
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
     return RunFolder(folder)
+
+
+def _contents(folder: Path) -> list[Path]:
+    """What is in ``folder`` apart from its lock file."""
+    return [entry for entry in folder.iterdir() if entry.name != LOCK_NAME]
 
 
 def existing_run_folder(path: str | Path) -> RunFolder:

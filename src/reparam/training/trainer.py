@@ -7,15 +7,24 @@ Both states go into every checkpoint, with the model's and the optimizer's, so
 a resumed run continues bit for bit: two epochs and then two resumed epochs
 equal four straight epochs.
 
-Ctrl-C finishes the current batch, saves a checkpoint that also records the
-position in the epoch, and stops (a second Ctrl-C stops at once). A non-finite
-loss stops the run before the optimizer takes the bad step, keeping the last
-good checkpoint.
+Ctrl-C or SIGTERM finishes the current batch, saves a checkpoint that also
+records the position in the epoch, and stops (a second one stops at once). A
+non-finite loss stops the run before the optimizer takes the bad step, keeping
+the last good checkpoint.
+
+Data-parallel (see :mod:`reparam.training.distributed`): every rank draws the
+same order and binarizes the same global batch, then trains on its share
+through ``DistributedDataParallel``. One small all-reduce per step, before the
+backward pass, sums the ranks' losses and stop requests, so every rank sees a
+non-finite loss or a Ctrl-C on any rank at the same batch and stops there.
+Rank 0 alone writes the run folder; the random state of every rank goes into
+the checkpoint, so a resume at the same world size is exact.
 """
 
 from __future__ import annotations
 
 import math
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -23,16 +32,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from reparam.data.batches import batch_slices, epoch_order, num_batches, present
 from reparam.estimators import CostError
-from reparam.training._interrupt import deferred_interrupt
+from reparam.training._interrupt import Stopped, deferred_interrupt
 from reparam.training._model import LatentVariableModel
-from reparam.training._rng import capture_rng, restore_rng, seeded
+from reparam.training._rng import capture_rng, restore_rng
 from reparam.training.checkpoint import load_checkpoint, save_checkpoint
 from reparam.training.config import TrainConfig
+from reparam.training.distributed import World, noise_seed, share_bounds
 from reparam.training.evaluation import mean_loss
 from reparam.training.run_folder import RunFolder
 
@@ -65,6 +76,24 @@ def adam(model: torch.nn.Module, lr: float) -> torch.optim.Adam:
         return torch.optim.Adam(model.parameters(), lr=lr)
 
 
+class ShareLoss(nn.Module):
+    """``forward(x)`` = the summed loss of one rank's share ``x``, for DDP to wrap.
+
+    An empty share (the last batch of an epoch can have fewer examples than
+    there are ranks) gives a zero that still reaches every parameter, so the
+    rank takes part in the gradient all-reduce with zeros.
+    """
+
+    def __init__(self, model: LatentVariableModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[0] == 0:
+            return sum((p.sum() * 0.0 for p in self.model.parameters()), x.new_zeros(()))
+        return self.model.loss(x).sum()
+
+
 class Trainer:
     """Train ``model`` on uint8 ``train_images`` and score it on ``test_pixels`` each epoch.
 
@@ -73,10 +102,13 @@ class Trainer:
         train_images: ``[N, ...]`` uint8, on the model's device.
         test_pixels: ``[M, D]`` float, as the model sees them (already binarized
             for the binary target).
-        config: the training settings.
-        run: the run folder (checkpoint, metrics).
-        log: receives one line per epoch.
-        progress_bar: show a bar per epoch (on a terminal only).
+        config: the training settings; ``batch_size`` is the global batch.
+        run: the run folder (checkpoint, metrics), written by rank 0 only.
+        log: receives one line per epoch (rank 0 only).
+        progress_bar: show a bar per epoch (on a terminal, rank 0 only).
+        world: this process's rank among the ranks (default: one process).
+        checkpoint_every: also checkpoint every this many steps (``None``: at
+            the end of each epoch only).
     """
 
     def __init__(
@@ -88,49 +120,78 @@ class Trainer:
         run: RunFolder,
         log: Log = print,
         progress_bar: bool = True,
+        world: World | None = None,
+        checkpoint_every: int | None = None,
     ) -> None:
         self.model = model
         self.train_images = train_images
         self.test_pixels = test_pixels
         self.config = config
         self.run = run
-        self.log = log
-        self.progress_bar = progress_bar
+        self.world = world or World()
+        self.log = log if self.world.is_main else _quiet
+        self.progress_bar = progress_bar and self.world.is_main
+        self.checkpoint_every = checkpoint_every
         self.device = train_images.device
         self.optimizer = adam(model, config.lr)
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
         self.progress = Progress()
+        self.share_loss: nn.Module = ShareLoss(model)
+        if self.world.is_distributed:
+            ids = [self.device] if self.device.type == "cuda" else None
+            self.share_loss = DistributedDataParallel(self.share_loss, device_ids=ids)
 
     def resume(self) -> None:
-        """Load the run folder's checkpoint: model, optimizer, random states, position."""
+        """Load the run folder's checkpoint on every rank: model, optimizer, random states,
+        position. At another world size than the checkpoint's, ranks other than 0
+        start new noise streams (the run then differs from an uninterrupted one)."""
         state = load_checkpoint(self.run.checkpoint)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        restore_rng(state["rng"], self.device)
+        self._restore_noise(state)
         self.generator.set_state(state["generator"])
         saved = dict(state["progress"])
         if saved["order"] is not None:
             saved["order"] = saved["order"].to(self.device)
         self.progress = Progress(**saved)
 
+    def _restore_noise(self, state: dict[str, Any]) -> None:
+        by_rank = state.get("rng_by_rank", [state["rng"]])
+        if len(by_rank) == self.world.size:
+            restore_rng(by_rank[self.world.rank], self.device)
+            return
+        self.log(
+            f"note: the checkpoint was written by {len(by_rank)} process(es) and this run has "
+            f"{self.world.size}; the Monte Carlo noise of ranks other than 0 starts anew, so "
+            "the run will not equal an uninterrupted one"
+        )
+        if self.world.rank == 0:
+            restore_rng(by_rank[0], self.device)
+        else:
+            p = state["progress"]
+            seed = noise_seed(self.config.seed, "resume", self.world.rank, p["epoch"], p["step"])
+            torch.manual_seed(seed)
+
     def fit(self) -> list[dict[str, Any]]:
         """Train up to ``config.epochs`` epochs; returns one record per epoch."""
-        with deferred_interrupt() as interrupted:
+        with deferred_interrupt() as stop_requested:
             for epoch in range(self.progress.epoch + 1, self.config.epochs + 1):
-                self._train_epoch(epoch, interrupted)
+                self._train_epoch(epoch, stop_requested)
                 self._finish_epoch(epoch)
-                if interrupted():  # pressed during the evaluation: the epoch is saved
+                signum = self._agree_on_stop(stop_requested())
+                if signum is not None:  # during the evaluation: the epoch is saved
                     self.log(f"interrupted after epoch {epoch}; continue with --resume")
-                    raise KeyboardInterrupt
+                    raise Stopped(signum)
         return self.progress.history
 
-    def _train_epoch(self, epoch: int, interrupted: Callable[[], bool]) -> None:
+    def _train_epoch(self, epoch: int, stop_requested: Callable[[], int | None]) -> None:
         p = self.progress
         n = self.train_images.shape[0]
+        batches = num_batches(n, self.config.batch_size)
         if p.order is None:
             p.order = epoch_order(n, self.generator)
         bar = tqdm(
-            total=num_batches(n, self.config.batch_size),
+            total=batches,
             initial=p.step,
             desc=f"epoch {epoch}/{self.config.epochs}",
             leave=False,
@@ -142,13 +203,14 @@ class Trainer:
         for index in batch_slices(p.order, self.config.batch_size, start=p.step):
             images = self.train_images.index_select(0, index)
             x = present(images, self.config.target, self.generator)
-            p.loss_sum += self._step(x, epoch)
+            loss, signum = self._step(x, epoch, stop_requested)
+            p.loss_sum += loss
             p.count += x.shape[0]
             p.step += 1
             bar.update()
             if p.step % 20 == 0:
                 bar.set_postfix_str(f"loss {p.loss_sum / p.count:.2f}", refresh=False)
-            if interrupted():
+            if signum is not None:
                 p.seconds += time.perf_counter() - started
                 bar.close()
                 self._save()
@@ -156,22 +218,45 @@ class Trainer:
                     f"interrupted: checkpoint saved in {self.run.checkpoint} (epoch {epoch}, "
                     f"batch {p.step}); continue with --resume {self.run.path}"
                 )
-                raise KeyboardInterrupt
+                raise Stopped(signum)
+            if self._checkpoint_due(epoch, batches):
+                self._save(seconds=p.seconds + time.perf_counter() - started)
         p.seconds += time.perf_counter() - started
         bar.close()
 
-    def _step(self, x: Tensor, epoch: int) -> float:
+    def _checkpoint_due(self, epoch: int, batches: int) -> bool:
+        every, step = self.checkpoint_every, self.progress.step
+        if every is None or step == batches:  # the epoch's end saves anyway
+            return False
+        return ((epoch - 1) * batches + step) % every == 0
+
+    def _step(
+        self, x: Tensor, epoch: int, stop_requested: Callable[[], int | None]
+    ) -> tuple[float, int | None]:
+        """One update on the global batch ``x``: returns its summed loss and any stop signal."""
+        begin, end = share_bounds(x.shape[0], self.world)
+        failure = None
         try:
-            loss = self.model.loss(x).sum()
-            value = loss.item()
+            loss = self.share_loss(x[begin:end])
+            local = loss.detach().to(torch.float64)
         except CostError as error:
-            raise self._diverged(epoch, str(error)) from None
+            failure, local = str(error), torch.tensor(math.nan, dtype=torch.float64)
+        requests = _signal_flags(stop_requested(), self.device)
+        flags = self.world.all_reduce_sum(torch.cat([local.to(self.device).reshape(1), requests]))
+        value, *agreed = flags.tolist()
         if not math.isfinite(value):
-            raise self._diverged(epoch, f"the batch loss is {value}")
+            raise self._diverged(epoch, failure or f"the batch loss is {value}")
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss * self.world.size).backward()
         self.optimizer.step()
-        return value
+        return value, _first_signal(agreed)
+
+    def _agree_on_stop(self, signum: int | None) -> int | None:
+        """The stop signal of any rank, the same on every rank."""
+        if not self.world.is_distributed:
+            return signum
+        flags = self.world.all_reduce_sum(_signal_flags(signum, self.device))
+        return _first_signal(flags.tolist())
 
     def _diverged(self, epoch: int, what: str) -> TrainingDiverged:
         kept = (
@@ -187,39 +272,65 @@ class Trainer:
 
     def _finish_epoch(self, epoch: int) -> None:
         p = self.progress
-        with seeded(self.config.seed, self.device):
-            test_loss = mean_loss(self.model, self.test_pixels)
+        test_loss = mean_loss(self.model, self.test_pixels, seed=self.config.seed, world=self.world)
         record = {
             "epoch": epoch,
             "train_loss": p.loss_sum / p.count,
             "test_loss": test_loss,
             "seconds": p.seconds,
+            "world_size": self.world.size,
+            "backend": self.world.backend,
         }
         self.progress = Progress(epoch=epoch, history=[*p.history, record])
         self._save()
-        self.run.write_metrics(self.progress.history)
+        if self.world.is_main:
+            self.run.write_metrics(self.progress.history)
+        self.world.barrier()
         self.log(
             f"epoch {epoch:>3}/{self.config.epochs}  train loss {record['train_loss']:8.3f}  "
             f"test loss {test_loss:8.3f}  ({p.seconds:.1f} s)"
         )
 
-    def _save(self) -> None:
+    def _save(self, seconds: float | None = None) -> None:
+        """Write the checkpoint (rank 0) with every rank's random state; all ranks call it."""
         p = self.progress
-        save_checkpoint(
-            {
-                "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "rng": capture_rng(self.device),
-                "generator": self.generator.get_state(),
-                "progress": {
-                    "epoch": p.epoch,
-                    "step": p.step,
-                    "order": None if p.order is None else p.order.cpu(),
-                    "loss_sum": p.loss_sum,
-                    "count": p.count,
-                    "seconds": p.seconds,
-                    "history": p.history,
+        rng_by_rank = self.world.gather_objects(capture_rng(self.device))
+        if self.world.is_main:
+            save_checkpoint(
+                {
+                    "model": self.model.state_dict(),
+                    "optimizer": self.optimizer.state_dict(),
+                    "rng": rng_by_rank[0],
+                    "rng_by_rank": rng_by_rank,
+                    "generator": self.generator.get_state(),
+                    "progress": {
+                        "epoch": p.epoch,
+                        "step": p.step,
+                        "order": None if p.order is None else p.order.cpu(),
+                        "loss_sum": p.loss_sum,
+                        "count": p.count,
+                        "seconds": p.seconds if seconds is None else seconds,
+                        "history": p.history,
+                    },
                 },
-            },
-            self.run.checkpoint,
-        )
+                self.run.checkpoint,
+            )
+        self.world.barrier()
+
+
+def _signal_flags(signum: int | None, device: torch.device) -> Tensor:
+    """``[SIGTERM received, SIGINT received]`` as numbers, to be summed over ranks."""
+    flags = [float(signum == signal.SIGTERM), float(signum == signal.SIGINT)]
+    return torch.tensor(flags, dtype=torch.float64, device=device)
+
+
+def _first_signal(summed: list[float]) -> int | None:
+    """The signal the ranks stop on: SIGTERM before SIGINT, ``None`` if neither came."""
+    terminations, interrupts = summed
+    if terminations:
+        return int(signal.SIGTERM)
+    return int(signal.SIGINT) if interrupts else None
+
+
+def _quiet(line: str) -> None:
+    """The log of ranks other than 0."""

@@ -1,0 +1,427 @@
+"""A training run as a library call: describe it, train it into a run folder, evaluate it.
+
+:class:`RunSettings` is the run's frozen, JSON-serialisable description (the
+model family and its options, the :class:`~reparam.training.TrainConfig`, the
+data subset); ``config.json`` in the run folder is written from it, once.
+:class:`Execution` says how to run it this time (device, threads, evaluation,
+progress); it changes nothing in the results and is never saved.
+
+>>> settings = RunSettings(
+...     model="vae",
+...     options={"latent_dim": 2},
+...     train=TrainConfig(epochs=1),
+...     data=DataSettings(train_size=640, test_size=200),
+... )
+>>> RunSettings.from_dict(settings.to_dict()) == settings
+True
+
+Train it with ``train(settings, "runs/small")`` (the MNIST folder is
+``DataSettings.folder`` or ``$REPARAM_DATA_DIR``), continue it with
+``resume("runs/small", epochs=5)`` and re-evaluate it with
+``evaluate_run("runs/small")``; each returns the summary that ``reparam vae
+--json`` prints. Launched by ``torchrun``, the same calls train data-parallel
+(see :mod:`reparam.training.distributed`), and a worker restarted by torchrun
+continues from the run's last checkpoint by itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import torch
+
+from reparam.models import MODEL_FAMILIES
+from reparam.training._model import LatentVariableModel
+from reparam.training.checkpoint import load_checkpoint
+from reparam.training.config import TrainConfig
+from reparam.training.distributed import (
+    World,
+    check_global_batch,
+    choose_device,
+    join_world,
+    leave_world,
+    rank_noise_seed,
+)
+from reparam.training.evaluation import evaluate
+from reparam.training.pictures import save_pictures
+from reparam.training.run_data import RunData, choose_data_folder, load_run_data
+from reparam.training.run_folder import (
+    RunFolder,
+    RunFolderError,
+    check_new_run_folder,
+    existing_run_folder,
+    new_run_folder,
+)
+from reparam.training.run_lock import RunLock
+from reparam.training.trainer import Trainer
+
+FORMAT = 2
+"""Version of ``config.json``'s layout (1: the same keys, before it was recorded)."""
+
+
+class SettingsError(ValueError):
+    """A run's settings cannot work; said before anything is trained or written."""
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """Which MNIST images a run uses: the first ``train_size`` / ``test_size`` of each split.
+
+    ``folder`` is the folder with the idx files (``None``: ``$REPARAM_DATA_DIR``);
+    a run records the folder it read.
+    """
+
+    folder: str | None = None
+    train_size: int | None = None
+    test_size: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("train_size", "test_size"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise SettingsError(f"{name} must be an integer >= 1 or None, got {value!r}")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What a run is: ``model`` names a family of :data:`reparam.models.MODEL_FAMILIES`
+    (``"vae"``, ``"dvae"``), ``options`` are its keyword arguments (JSON values)."""
+
+    model: str = "vae"
+    options: Mapping[str, Any] = field(default_factory=dict)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data: DataSettings = field(default_factory=DataSettings)
+
+    def __post_init__(self) -> None:
+        if self.model not in MODEL_FAMILIES:
+            raise SettingsError(
+                f"unknown model family {self.model!r}; choose one of: {', '.join(MODEL_FAMILIES)}"
+            )
+        object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
+
+    def build_model(self) -> LatentVariableModel:
+        """A fresh model of this family with these options (draws from the global RNG)."""
+        try:
+            return MODEL_FAMILIES[self.model](**self.options)
+        except (TypeError, ValueError) as error:
+            raise SettingsError(str(error)) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The content of ``config.json`` (without the world it ran on)."""
+        data = {"train_size": self.data.train_size, "test_size": self.data.test_size}
+        return {
+            "format": FORMAT,
+            "command": self.model,
+            "model": dict(self.options),
+            "train": self.train.to_dict(),
+            "data": {**data, "dir": self.data.folder},
+        }
+
+    @classmethod
+    def from_dict(cls, saved: Any, source: str = "the settings") -> RunSettings:
+        """Undo :meth:`to_dict`; a wrong shape is a :class:`SettingsError` naming ``source``."""
+        try:
+            if saved.get("format", 1) not in (1, FORMAT):
+                raise SettingsError(f"unknown format {saved.get('format')!r}")
+            data = saved["data"]
+            return cls(
+                model=saved["command"],
+                options=dict(saved["model"]),
+                train=TrainConfig(**saved["train"]),
+                data=DataSettings(data.get("dir"), data.get("train_size"), data.get("test_size")),
+            )
+        except (AttributeError, KeyError, TypeError, ValueError) as error:
+            raise SettingsError(
+                f"{source} does not describe a reparam run ({_describe(error)}); it may be "
+                "damaged or from another program"
+            ) from None
+
+
+def _describe(error: Exception) -> str:
+    return f"missing {error}" if isinstance(error, KeyError) else str(error)
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How to carry a run out this time: nothing here changes its results.
+
+    Args:
+        device: ``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N``.
+        backend: ``auto``, ``gloo`` or ``nccl`` (used under torchrun only).
+        threads: CPU threads for torch (``None``: torch's choice).
+        eval_k: samples of the test set's importance-weighted bound (0 skips it).
+        download: fetch missing MNIST files from the public mirrors.
+        checkpoint_every: also checkpoint every this many steps.
+        progress_bar: a bar per epoch on a terminal.
+        log: receives the progress lines (default: stdout).
+    """
+
+    device: str = "auto"
+    backend: str = "auto"
+    threads: int | None = None
+    eval_k: int = 1000
+    download: bool = False
+    checkpoint_every: int | None = None
+    progress_bar: bool = True
+    log: Callable[[str], None] | None = None
+
+    def print(self, line: str) -> None:
+        (self.log or _stdout)(line)
+
+
+def _stdout(line: str) -> None:
+    print(line, flush=True)
+
+
+def read_settings(run_dir: str | Path) -> RunSettings:
+    """The settings saved in a run folder's ``config.json``."""
+    run = existing_run_folder(run_dir)
+    return RunSettings.from_dict(run.read_config(), source=str(run.config))
+
+
+def train(
+    settings: RunSettings,
+    run_dir: str | Path,
+    *,
+    overwrite: bool = False,
+    execution: Execution | None = None,
+) -> dict[str, Any]:
+    """Train a new run into ``run_dir``, evaluate it, draw its pictures; returns the summary.
+
+    ``run_dir`` must be new or empty, or a run folder when ``overwrite``.
+    """
+    return _carry_out(settings, Path(run_dir), overwrite, False, execution or Execution())
+
+
+def resume(
+    run_dir: str | Path,
+    *,
+    epochs: int | None = None,
+    data_folder: str | None = None,
+    execution: Execution | None = None,
+) -> dict[str, Any]:
+    """Continue the run in ``run_dir`` from its checkpoint, up to ``epochs`` in all.
+
+    The MNIST files are read from ``data_folder``, else ``$REPARAM_DATA_DIR``,
+    else the folder the run was trained from.
+    """
+    settings = _with_data_folder(read_settings(run_dir), data_folder)
+    if epochs is not None:
+        settings = replace(settings, train=replace(settings.train, epochs=epochs))
+    return _carry_out(settings, Path(run_dir), False, True, execution or Execution())
+
+
+def evaluate_run(
+    run_dir: str | Path, *, data_folder: str | None = None, execution: Execution | None = None
+) -> dict[str, Any]:
+    """Recompute a saved run's test bounds and pictures from its last checkpoint
+    (data as in :func:`resume`)."""
+    execution = execution or Execution()
+    settings = _with_data_folder(read_settings(run_dir), data_folder)
+    device, world = _join(execution, settings.train)
+    try:
+        model = settings.build_model().to(device)
+        data = _load_data(settings, execution, device, world)
+        with _lock(Path(run_dir), world):
+            run = existing_run_folder(run_dir)
+            state = load_checkpoint(run.checkpoint)
+            _check_weights(model, state, run)
+            model.load_state_dict(state["model"])
+            history = state["progress"]["history"]
+            return _finish(run, model, data, settings, history, execution, world)
+    finally:
+        leave_world(world)
+
+
+def _with_data_folder(settings: RunSettings, given: str | None) -> RunSettings:
+    folder = choose_data_folder(given, settings.data.folder)
+    return replace(settings, data=replace(settings.data, folder=folder))
+
+
+def _carry_out(
+    settings: RunSettings, path: Path, overwrite: bool, resuming: bool, execution: Execution
+) -> dict[str, Any]:
+    device, world = _join(execution, settings.train)
+    try:
+        if world.restart_count > 0 and not resuming:
+            resuming, overwrite = _after_restart(settings, path, overwrite)
+        if not resuming:
+            check_new_run_folder(path, overwrite)
+        torch.manual_seed(settings.train.seed)
+        model = settings.build_model().to(device)
+        torch.manual_seed(rank_noise_seed(settings.train.seed, world.rank))
+        data = _load_data(settings, execution, device, world)
+        settings = replace(settings, data=replace(settings.data, folder=str(data.folder)))
+        with _lock(path, world):
+            run = _prepare_folder(path, settings, resuming, overwrite, world)
+            trainer = Trainer(
+                model,
+                data.train_images,
+                data.test_pixels,
+                settings.train,
+                run,
+                log=execution.print,
+                progress_bar=execution.progress_bar,
+                world=world,
+                checkpoint_every=execution.checkpoint_every,
+            )
+            if resuming:
+                _check_weights(model, load_checkpoint(run.checkpoint), run)
+                trainer.resume()
+                trainer.log(f"resuming {run.path} after epoch {trainer.progress.epoch}")
+            history = trainer.fit()
+            return _finish(run, model, data, settings, history, execution, world)
+    finally:
+        leave_world(world)
+
+
+def _join(execution: Execution, config: TrainConfig) -> tuple[torch.device, World]:
+    """Threads, device and (under torchrun) the process group; bad set-ups fail here."""
+    if execution.threads is not None:
+        torch.set_num_threads(execution.threads)
+    if execution.eval_k < 0:
+        raise SettingsError(f"eval_k must be >= 0, got {execution.eval_k}")
+    if execution.checkpoint_every is not None and execution.checkpoint_every < 1:
+        raise SettingsError(f"checkpoint_every must be >= 1, got {execution.checkpoint_every}")
+    device, backend = choose_device(execution.device)
+    if backend is not None:
+        check_global_batch(config.batch_size, int(os.environ["WORLD_SIZE"]))
+    world = join_world(device, execution.backend)
+    return device, world
+
+
+def _after_restart(settings: RunSettings, path: Path, overwrite: bool) -> tuple[bool, bool]:
+    """A worker restarted by torchrun: continue this run's folder, never another's."""
+    run = RunFolder(path)
+    if not run.config.is_file():
+        return False, overwrite
+    saved = RunSettings.from_dict(run.read_config(), source=str(run.config))
+    if replace(saved, data=replace(saved.data, folder=None)) != replace(
+        settings, data=replace(settings.data, folder=None)
+    ):
+        return False, overwrite  # not ours: the usual checks refuse it
+    return run.checkpoint.is_file(), True
+
+
+def _load_data(
+    settings: RunSettings, execution: Execution, device: torch.device, world: World
+) -> RunData:
+    data = settings.data
+    return load_run_data(
+        data.folder,
+        data.train_size,
+        data.test_size,
+        settings.train.target,
+        device,
+        download=execution.download,
+        world=world,
+    )
+
+
+class _NoLock:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _lock(path: Path, world: World) -> RunLock | _NoLock:
+    """Rank 0 takes the folder's lock; every rank learns whether it could."""
+    lock: RunLock | _NoLock = _NoLock()
+    error = None
+    if world.is_main:
+        try:
+            lock = RunLock.acquire(path)
+        except RunFolderError as failure:
+            error = str(failure)
+    first = world.gather_objects(error)[0]
+    if first is not None:
+        raise RunFolderError(first)
+    return lock
+
+
+def _prepare_folder(
+    path: Path, settings: RunSettings, resuming: bool, overwrite: bool, world: World
+) -> RunFolder:
+    if resuming:
+        return existing_run_folder(path)
+    error = None
+    if world.is_main:
+        try:
+            run = new_run_folder(path, overwrite)
+            config = {**settings.to_dict(), "world_size": world.size, "backend": world.backend}
+            run.write_json(run.config, config)
+        except RunFolderError as failure:
+            error = str(failure)
+    first = world.gather_objects(error)[0]
+    if first is not None:
+        raise RunFolderError(first)
+    return RunFolder(path)
+
+
+def _check_weights(model: LatentVariableModel, state: dict[str, Any], run: RunFolder) -> None:
+    """Refuse, in one line, a checkpoint whose weights do not fit ``model``."""
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    try:
+        found = {k: tuple(v.shape) for k, v in state["model"].items()}
+    except (KeyError, AttributeError, TypeError):
+        raise RunFolderError(f"{run.checkpoint} has no model weights") from None
+    if found != expected:
+        raise RunFolderError(
+            f"{run.checkpoint} holds the weights of another model than the one described "
+            f"in {run.config} ({len(found)} tensors, expected {len(expected)}"
+            f"{_first_difference(found, expected)}); was the folder written by another "
+            "command or version?"
+        )
+
+
+def _first_difference(found: dict[str, Any], expected: dict[str, Any]) -> str:
+    for key in sorted(set(found) | set(expected)):
+        if found.get(key) != expected.get(key):
+            return f"; first difference: {key} {found.get(key)} vs {expected.get(key)}"
+    return ""
+
+
+def _finish(
+    run: RunFolder,
+    model: LatentVariableModel,
+    data: RunData,
+    settings: RunSettings,
+    history: list[dict[str, Any]],
+    execution: Execution,
+    world: World,
+) -> dict[str, Any]:
+    """Evaluate on the test set (sharded), draw the pictures, write the summary (rank 0)."""
+    seed = settings.train.seed
+    result = evaluate(
+        model, data.test_pixels, execution.eval_k, progress_bar=True, seed=seed, world=world
+    )
+    pictures: list[Path] = []
+    seconds = [row["seconds"] for row in history]
+    summary = {
+        "run": str(run.path),
+        "settings": settings.to_dict(),
+        "device": str(data.test_pixels.device),
+        "world_size": world.size,
+        "backend": world.backend,
+        "epochs": history,
+        "test_neg_elbo": result.neg_elbo,
+        "test_neg_iw_bound": result.neg_iw_bound,
+        "eval_k": result.k,
+        "seconds_per_epoch": sum(seconds) / len(seconds) if seconds else None,
+        "pictures": [],
+    }
+    if world.is_main:
+        pictures = save_pictures(
+            model, data.test_pixels, data.test_labels, run.path, data.image_shape, seed=seed
+        )
+        summary["pictures"] = [str(p) for p in pictures]
+        run.write_json(run.summary, summary)
+    world.barrier()
+    return summary

@@ -1,0 +1,104 @@
+"""Data-parallel training on gloo (127.0.0.1): one step equals one process's step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from reparam.data.batches import epoch_order, present
+from reparam.training.distributed import (
+    World,
+    WorldError,
+    check_backend,
+    check_global_batch,
+    choose_device,
+    noise_seed,
+    rank_noise_seed,
+    share_bounds,
+)
+from reparam.training.trainer import adam
+from tests.conftest import REPO
+from tests.training import launch, step_worker
+
+
+def reference_step(
+    world_size: int, scale_by_world: bool = True
+) -> dict[str, dict[str, torch.Tensor]]:
+    """One process doing what ``world_size`` ranks do, with each rank's noise stream."""
+    net = step_worker.model()
+    g = torch.Generator().manual_seed(step_worker.SEED)
+    order = epoch_order(step_worker.BATCH, g)
+    x = present(step_worker.images().index_select(0, order), "binary", g)
+    total = torch.zeros(())
+    for rank in range(world_size):
+        torch.manual_seed(rank_noise_seed(step_worker.SEED, rank))
+        begin, end = share_bounds(x.shape[0], World(rank=rank, size=world_size))
+        total = total + net.loss(x[begin:end]).sum()
+    if not scale_by_world:  # what plain DDP averaging would give without the factor W
+        total = total / world_size
+    optimizer = adam(net, 1e-3)
+    optimizer.zero_grad()
+    total.backward()
+    optimizer.step()
+    return {
+        "params": {k: p.detach().clone() for k, p in net.named_parameters()},
+        "grads": {k: p.grad.detach().clone() for k, p in net.named_parameters()},
+    }
+
+
+def close(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    # float32 rounding: the ranks' sums are added in another order than in one process
+    return a.keys() == b.keys() and all(torch.allclose(a[k], b[k], rtol=1e-5, atol=1e-6) for k in a)
+
+
+def test_one_step_on_two_ranks_equals_one_process_on_the_global_batch(tmp_path: Path) -> None:
+    out = tmp_path / "step"
+    argv = ["torchrun", "--standalone", "--nproc-per-node=2", "-m", "tests.training.step_worker"]
+    result = launch.run([*argv, str(out)], cwd=REPO)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ranks = [torch.load(f"{out}.rank{r}.pt") for r in range(2)]
+    assert all(state["world_size"] == 2 for state in ranks)
+    expected = reference_step(2)
+    for state in ranks:
+        assert close(state["grads"], expected["grads"])
+        assert close(state["params"], expected["params"])
+    # the comparison can fail: without the factor W the gradient is half the global one
+    assert not close(ranks[0]["grads"], reference_step(2, scale_by_world=False)["grads"])
+    # and the other rank's noise matters: one process's own stream gives another gradient
+    assert not close(ranks[0]["grads"], reference_step(1)["grads"])
+
+
+def test_shares_cover_the_batch_once_and_differ_by_at_most_one() -> None:
+    for batch in range(1, 40):
+        for size in range(1, 6):
+            bounds = [share_bounds(batch, World(rank=r, size=size)) for r in range(size)]
+            assert bounds[0][0] == 0 and bounds[-1][1] == batch
+            assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False))
+            lengths = [end - begin for begin, end in bounds]
+            assert max(lengths) - min(lengths) <= 1
+
+
+def test_noise_seeds_are_distinct_across_ranks_and_keep_rank_zero() -> None:
+    assert rank_noise_seed(5, 0) == 5
+    seeds = {rank_noise_seed(seed, rank) for seed in range(20) for rank in range(8)}
+    assert len(seeds) == 20 * 8
+    assert noise_seed(1, 0) != noise_seed(0, 1)
+    assert all(0 <= s < 2**63 for s in seeds)
+
+
+def test_bad_world_settings_are_refused_before_training() -> None:
+    with pytest.raises(WorldError, match="--batch-size 1 is the global batch"):
+        check_global_batch(1, 2)
+    with pytest.raises(WorldError, match="--backend nccl needs CUDA"):
+        check_backend("nccl", torch.device("cpu"))
+    assert check_backend("auto", torch.device("cpu")) == "gloo"
+    env = {"RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0", "LOCAL_WORLD_SIZE": "2"}
+    if torch.cuda.device_count() < 2:
+        with pytest.raises(WorldError, match="2 ranks on this node but"):
+            choose_device("cuda", env)
+    with pytest.raises(WorldError, match="each rank takes cuda:LOCAL_RANK"):
+        choose_device("cuda:1", env)
+    assert choose_device("cpu", env) == (torch.device("cpu"), "gloo")
+    assert choose_device("cpu", {}) == (torch.device("cpu"), None)
