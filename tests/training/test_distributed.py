@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -75,7 +76,7 @@ def test_shares_cover_the_batch_once_and_differ_by_at_most_one() -> None:
         for size in range(1, 6):
             bounds = [share_bounds(batch, World(rank=r, size=size)) for r in range(size)]
             assert bounds[0][0] == 0 and bounds[-1][1] == batch
-            assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False))
+            assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
             lengths = [end - begin for begin, end in bounds]
             assert max(lengths) - min(lengths) <= 1
 
