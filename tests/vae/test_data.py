@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import gzip
 import hashlib
+import importlib
+import re
 import struct
 from pathlib import Path
 
@@ -65,6 +68,34 @@ def test_missing_folder_and_missing_file(tmp_path: Path) -> None:
     (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte.* missing"):
         load_mnist(tmp_path, checksums=checksums)
+
+
+def test_a_data_dir_that_is_a_file_is_called_a_file(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a folder")
+    for download in (False, True):
+        with pytest.raises(DataError, match=r"notes\.txt is a file, not a folder; pass --data-dir"):
+            load_mnist(notes, download=download)
+    checksums = write_synthetic(tmp_path)
+    one_file = tmp_path / "train-images-idx3-ubyte.gz"
+    with pytest.raises(
+        DataError,
+        match=f"is a file, not a folder.*perhaps {re.escape(str(tmp_path))}, the folder it is in",
+    ):
+        load_mnist(one_file, checksums=checksums)
+    with pytest.raises(DataError, match=r"cannot create the MNIST folder .*notes\.txt"):
+        download_mnist(notes, checksums=checksums)
+
+
+def test_the_file_table_is_a_leaf_that_loading_and_download_share() -> None:
+    def imported(module: str) -> set[str]:
+        path = Path(importlib.import_module(module).__file__ or "")
+        tree = ast.parse(path.read_text())
+        return {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+
+    assert not {m for m in imported("reparam.data._mnist_files") if m.startswith("reparam")}
+    assert "reparam.data.mnist" not in imported("reparam.data._download")
+    assert "reparam.data._mnist_files" in imported("reparam.data._download")
 
 
 def _replace(folder: Path, name: str, content: bytes) -> dict[str, str]:

@@ -121,7 +121,7 @@ def test_a_crash_while_saving_leaves_the_previous_checkpoint_intact(tmp_path: Pa
     good = {"weights": torch.arange(1000.0)}
     save_checkpoint(good, path)
     before = path.read_bytes()
-    broken = {"weights": torch.zeros(1000), "unpicklable": lambda: None}  # fails mid-write
+    broken = {"weights": torch.zeros(1000), "unpicklable": lambda: None}  # cannot be saved
     with pytest.raises(Exception, match="pickle"):
         save_checkpoint(broken, path)
     assert path.read_bytes() == before

@@ -3,11 +3,11 @@
 from reparam.data._idx import IdxFormatError as IdxFormatError
 from reparam.data._idx import read_idx_bytes as read_idx_bytes
 from reparam.data._idx import write_idx as write_idx
+from reparam.data._mnist_files import MNIST_FILES as MNIST_FILES
+from reparam.data._mnist_files import DataError as DataError
 from reparam.data.batches import TARGETS as TARGETS
 from reparam.data.batches import iterate_batches as iterate_batches
 from reparam.data.batches import present as present
 from reparam.data.mnist import ENV_VAR as ENV_VAR
 from reparam.data.mnist import MNIST as MNIST
-from reparam.data.mnist import MNIST_FILES as MNIST_FILES
-from reparam.data.mnist import DataError as DataError
 from reparam.data.mnist import load_mnist as load_mnist

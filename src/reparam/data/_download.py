@@ -1,21 +1,22 @@
 """Fetching MNIST from the public mirrors, with both checksums verified.
 
 A mirror's ``.gz`` file must have the mirror's MD5 and its decompressed content
-the standard one; only then is it written (to a temporary name, then renamed),
-so an interrupted or bad download never leaves a file that looks complete.
+the standard one; only then is it written, atomically and durably (see
+:mod:`reparam._files`), so an interrupted or bad download never leaves a file
+that looks complete.
 Files already in the folder are left alone (and verified when loaded).
 """
 
 from __future__ import annotations
 
 import gzip
-import os
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 
-from reparam.data.mnist import MNIST_FILES, DataError, find_file, md5_hex
+from reparam._files import write_bytes_atomically
+from reparam.data._mnist_files import MNIST_FILES, DataError, find_file, md5_hex
 
 MIRRORS: tuple[str, ...] = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -44,11 +45,14 @@ def download_mnist(
     timeout: float = 60.0,
 ) -> None:
     """Download every file missing from ``folder`` (created if needed)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DataError(f"cannot create the MNIST folder {folder}: {error.strerror}") from None
     for name in checksums:
         if find_file(folder, name) is None:
             content = _fetch_verified(name, mirrors, archive_md5[name], checksums[name], timeout)
-            _write_atomically(folder / f"{name}.gz", content)
+            write_bytes_atomically(folder / f"{name}.gz", content)
 
 
 def _fetch_verified(
@@ -81,9 +85,3 @@ def _verify(content: bytes, archive_md5: str, md5: str) -> str | None:
     if inner != md5:
         return f"decompressed MD5 {inner}, expected {md5}"
     return None
-
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    partial = path.with_name(path.name + ".part")
-    partial.write_bytes(content)
-    os.replace(partial, path)

@@ -12,37 +12,20 @@ accepted and anything else is refused before training starts. With
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 
 from torch import Tensor
 
+from reparam.data._download import download_mnist
 from reparam.data._idx import IdxFormatError, read_file_bytes, read_idx_bytes
+from reparam.data._mnist_files import HOW_TO_GET, find_file, md5_hex
+from reparam.data._mnist_files import MNIST_FILES as MNIST_FILES
+from reparam.data._mnist_files import DataError as DataError
 
 ENV_VAR = "REPARAM_DATA_DIR"
-
-MNIST_FILES: Mapping[str, str] = MappingProxyType(
-    {
-        "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
-        "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
-        "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
-        "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
-    }
-)
-"""File name -> MD5 of its decompressed content (the standard checksums)."""
-
-HOW_TO_GET = (
-    "add --download to fetch the files from the public mirrors (or download them from "
-    "https://ossci-datasets.s3.amazonaws.com/mnist/ into the folder yourself)"
-)
-
-
-class DataError(ValueError):
-    """A data file is missing, corrupt or not what it claims to be."""
 
 
 @dataclass(frozen=True)
@@ -64,19 +47,6 @@ def resolve_data_dir(data_dir: str | Path | None) -> Path:
             f"the four idx files, or {HOW_TO_GET}"
         )
     return Path(chosen).expanduser()
-
-
-def find_file(folder: Path, name: str) -> Path | None:
-    """``folder/name.gz`` or ``folder/name``, whichever exists (gzipped first)."""
-    for candidate in (folder / f"{name}.gz", folder / name):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def md5_hex(content: bytes) -> str:
-    """The MD5 hex digest of ``content``."""
-    return hashlib.md5(content, usedforsecurity=False).hexdigest()
 
 
 def read_verified(folder: Path, name: str, md5: str) -> Tensor:
@@ -112,15 +82,9 @@ def load_mnist(
     content (the standard ones by default).
     """
     folder = resolve_data_dir(data_dir)
+    _check_folder(folder, download)
     if download:
-        from reparam.data._download import download_mnist
-
         download_mnist(folder)
-    elif not folder.is_dir():
-        raise DataError(
-            f"MNIST folder {folder} does not exist; pass --data-dir (or set {ENV_VAR}) to "
-            f"the folder with the four idx files, or {HOW_TO_GET}"
-        )
     arrays = {name: read_verified(folder, name, checksums[name]) for name in MNIST_FILES}
     data = MNIST(
         train_images=arrays["train-images-idx3-ubyte"],
@@ -130,6 +94,25 @@ def load_mnist(
     )
     _check_shapes(data)
     return data
+
+
+def _check_folder(folder: Path, download: bool) -> None:
+    """A clear error unless ``folder`` is a folder (or, with ``download``, can become one)."""
+    if folder.exists() and not folder.is_dir():
+        parent = (
+            f" (perhaps {folder.parent}, the folder it is in)"
+            if folder.name.removesuffix(".gz") in MNIST_FILES
+            else ""
+        )
+        raise DataError(
+            f"MNIST folder {folder} is a file, not a folder; pass --data-dir (or set {ENV_VAR}) "
+            f"to the folder that holds the four idx files{parent}"
+        )
+    if not download and not folder.is_dir():
+        raise DataError(
+            f"MNIST folder {folder} does not exist; pass --data-dir (or set {ENV_VAR}) to "
+            f"the folder with the four idx files, or {HOW_TO_GET}"
+        )
 
 
 def _check_shapes(data: MNIST) -> None:

@@ -11,11 +11,12 @@ Rules that keep results from being lost:
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from reparam._files import write_text_atomically
 
 LOCK_NAME = ".lock"
 """The file a writing run holds locked (see :mod:`reparam.training.run_lock`)."""
@@ -48,7 +49,31 @@ class RunFolder:
         return self.path / "summary.json"
 
     def read_config(self) -> dict[str, Any]:
-        settings: dict[str, Any] = json.loads(self.config.read_text())
+        """The run's settings from ``config.json``: a JSON object with the sections
+        ``"model"``, ``"train"`` and ``"data"``, each an object.
+
+        Raises :class:`RunFolderError` naming the file and what is wrong with it.
+        """
+        path = self.config
+        try:
+            settings = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise RunFolderError(f"{path} is missing: {self.path} is not a run folder") from None
+        except OSError as error:
+            raise RunFolderError(f"cannot read {path}: {error.strerror}") from None
+        except UnicodeDecodeError as error:
+            raise _damaged(path, f"it is not UTF-8 text (byte {error.start})") from None
+        except json.JSONDecodeError as error:
+            where = f"line {error.lineno}, column {error.colno}"
+            raise _damaged(path, f"it is not valid JSON ({error.msg} at {where})") from None
+        if not isinstance(settings, dict):
+            raise _damaged(path, f"it holds a JSON {_json_kind(settings)}, not an object")
+        for section in CONFIG_SECTIONS:
+            if section not in settings:
+                raise _damaged(path, f'it has no "{section}" section')
+            if not isinstance(settings[section], dict):
+                kind = _json_kind(settings[section])
+                raise _damaged(path, f'its "{section}" section is a JSON {kind}, not an object')
         return settings
 
     def write_json(self, path: Path, content: Any) -> None:
@@ -60,11 +85,21 @@ class RunFolder:
         write_text_atomically(self.metrics, "".join(json.dumps(row) + "\n" for row in history))
 
 
-def write_text_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file, then rename it over ``path``."""
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+CONFIG_SECTIONS = ("model", "train", "data")
+"""The objects every ``config.json`` holds (besides the ``"command"`` that wrote it)."""
+
+
+def _damaged(path: Path, what: str) -> RunFolderError:
+    return RunFolderError(
+        f"{path} holds the run's settings but {what}; the file is damaged or was edited by "
+        'hand: restore it (a JSON object with "model", "train" and "data" objects), or start '
+        "the run again"
+    )
+
+
+def _json_kind(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
 
 
 def check_new_run_folder(path: str | Path, overwrite: bool = False) -> None:
