@@ -152,7 +152,9 @@ class _StrictMode(TorchFunctionMode):
 
     def __init__(self) -> None:
         super().__init__()
-        self._entered: list[tuple[FrameType, bool]] = []  # sampling frames, their callers' mode
+        # Sampling frames and the mode they were called in. Frames are held (not
+        # their ids, which a later frame may reuse) until they leave the stack.
+        self._entered: list[tuple[FrameType, bool]] = []
 
     def __torch_function__(
         self,
@@ -163,22 +165,28 @@ class _StrictMode(TorchFunctionMode):
     ) -> Any:
         kwargs = kwargs or {}
         if func is _SET_GRAD_ENABLED and args and bool(args[0]) != torch.is_grad_enabled():
-            self._on_switch(sys._getframe(1), switching_off=not args[0])
+            samplers = self._track(sys._getframe(1), remember=True)
+            if not args[0] and not _deliberate.get():  # gradients being switched off
+                self._check_samplers(samplers)
         elif func in _RANDOM_PRIMITIVES and not _deliberate.get():
-            self._check_samplers(sampling_frames(sys._getframe(1)))
+            self._check_samplers(self._track(sys._getframe(1), remember=False))
             if func in _NON_DIFFERENTIABLE_SAMPLERS and torch.is_grad_enabled():
                 _check_tensor_sampler(_NON_DIFFERENTIABLE_SAMPLERS[func], args, kwargs)
         return func(*args, **kwargs)
 
-    def _on_switch(self, frame: FrameType, *, switching_off: bool) -> None:
-        """Remember the mode of newly seen sampling frames; a ``sample`` turning it off cuts."""
+    def _track(self, frame: FrameType, *, remember: bool) -> list[tuple[FrameType, Distribution]]:
+        """The sampling frames on the stack; forget those that left it, remember new ones.
+
+        ``remember`` at a switch of the grad mode, before it happens: a frame
+        seen for the first time then was called in the mode about to change.
+        """
         samplers = sampling_frames(frame)
-        live = [entry for entry in self._entered if any(entry[0] is f for f, _ in samplers)]
-        seen = [f for f, _ in live]
-        before = torch.is_grad_enabled()
-        self._entered = live + [(f, before) for f, _ in samplers if not any(f is g for g in seen)]
-        if switching_off and not _deliberate.get():
-            self._check_samplers(samplers)
+        self._entered = [e for e in self._entered if any(e[0] is f for f, _ in samplers)]
+        if remember:
+            before = torch.is_grad_enabled()
+            seen = [f for f, _ in self._entered]
+            self._entered += [(f, before) for f, _ in samplers if not any(f is g for g in seen)]
+        return samplers
 
     def _check_samplers(self, samplers: list[tuple[FrameType, Distribution]]) -> None:
         """Raise if the outermost sampler with a parameter requiring grad was called with grad on.
