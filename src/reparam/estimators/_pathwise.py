@@ -21,6 +21,7 @@ from torch.distributions import Distribution
 
 from reparam.estimators._base import Cost, Estimator, evaluate_cost
 from reparam.estimators._errors import UnsupportedDistributionError
+from reparam.safety import check_cost_path, strict_active
 
 
 class Pathwise(Estimator):
@@ -50,4 +51,7 @@ class Pathwise(Estimator):
     def surrogate(self, f: Cost, dist: Distribution, num_samples: int) -> Tensor:
         self.check_supports(dist)
         z = dist.rsample(torch.Size([num_samples]))
-        return evaluate_cost(f, z, dist)
+        costs = evaluate_cost(f, z, dist)
+        if strict_active():  # a graph walk, only when asked for
+            check_cost_path(costs, z, dist, self.name)
+        return costs

@@ -1,5 +1,7 @@
 """Turning the field's silent gradient failures into errors that say what to do."""
 
 from reparam.safety._errors import GradientCutError as GradientCutError
+from reparam.safety._paths import check_cost_path as check_cost_path
 from reparam.safety._strict import deliberately_cut as deliberately_cut
 from reparam.safety._strict import strict as strict
+from reparam.safety._strict import strict_active as strict_active

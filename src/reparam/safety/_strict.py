@@ -2,19 +2,38 @@
 
 Inside ``with reparam.strict():``
 
-* ``Distribution.sample()`` on a distribution with a parameter that requires
-  grad raises :class:`GradientCutError` (``sample`` draws without a gradient path;
-  the loss then carries no gradient to that parameter);
+* ``Distribution.sample()`` called where gradients are recorded, on a
+  distribution with a parameter that requires grad, raises
+  :class:`GradientCutError` (``sample`` draws without a gradient path; the loss
+  then carries no gradient to that parameter). This covers every distribution,
+  whether its ``sample`` switches gradients off (``torch.no_grad()``, as
+  ``Normal`` and the default ``sample`` that calls ``rsample`` do) or calls a
+  random primitive directly (``Categorical``). Under ``torch.no_grad()`` or
+  ``torch.inference_mode()`` no gradient is wanted and ``sample()`` passes;
 * ``torch.normal``, ``torch.bernoulli``, ``torch.poisson`` and
-  ``torch.multinomial`` called with tensors that require grad raise too: their
-  outputs are not differentiable in those inputs (``torch.normal(mean, std)``
-  even returns a tensor that requires grad, through ``mean``, while ``std`` gets
-  a zero gradient).
+  ``torch.multinomial`` called with tensors that require grad raise too, where
+  gradients are recorded: their outputs are not differentiable in those inputs
+  (``torch.normal(mean, std)`` even returns a tensor that requires grad, through
+  ``mean``, while ``std`` gets a zero gradient);
+* ``reparam.expectation`` with the pathwise estimator raises when ``f`` does not
+  depend on its samples through a gradient path (see
+  :func:`reparam.safety.check_cost_path`).
 
 It is implemented as a :class:`torch.overrides.TorchFunctionMode`, PyTorch's own
 mechanism for intercepting calls: nothing of torch is replaced, and outside the
-context nothing is intercepted at all. Estimators that sample without a gradient
-path on purpose (the score function) do so inside :func:`deliberately_cut`.
+context nothing is intercepted at all. A ``sample()`` is recognized by its
+frame on the call stack when it draws from a random primitive or switches
+gradients off (the mode sees ``torch._C._set_grad_enabled``, which
+``torch.no_grad()`` calls); whether a gradient is wanted is decided by the grad
+mode the ``sample()`` was called in, not the one it switches to. Estimators that
+sample without a gradient path on purpose (the score function) do so inside
+:func:`deliberately_cut`.
+
+Threads: PyTorch keeps function modes per thread, so ``strict()`` checks only
+the thread that entered it. Sampling in other threads (a thread started inside
+the ``with`` block, a thread pool, ``DataLoader`` workers, which are processes)
+is not checked and never raises; enter ``strict()`` in each of them to check it
+there.
 """
 
 from __future__ import annotations
@@ -28,12 +47,14 @@ from typing import Any
 
 import torch
 from torch.distributions import Distribution
-from torch.distributions.utils import lazy_property
 from torch.overrides import TorchFunctionMode
 
 from reparam.safety._errors import GradientCutError
+from reparam.safety._frames import sampling_frames
+from reparam.safety._parameters import parameter_requiring_grad
 
 _deliberate = contextvars.ContextVar("reparam_deliberate_cut", default=False)
+_active = contextvars.ContextVar("reparam_strict", default=False)
 
 _NON_DIFFERENTIABLE_SAMPLERS: dict[Callable[..., Any], str] = {
     torch.normal: "torch.normal",
@@ -70,11 +91,14 @@ _RANDOM_PRIMITIVES = frozenset(
     ]
 )
 
+# What torch.no_grad(), torch.set_grad_enabled() and their decorators call.
+_SET_GRAD_ENABLED = torch._C._set_grad_enabled
+
 _FIX_SAMPLE = (
     "reparameterize: draw with dist.rsample() (or write the sample as a differentiable "
     "function of the parameters, e.g. loc + scale * eps with eps ~ N(0, 1)), or use "
     "reparam.expectation(f, dist, estimator='pathwise'); for a distribution without "
-    "rsample use estimator='score'"
+    "rsample use estimator='score'; if no gradient is wanted, sample under torch.no_grad()"
 )
 
 
@@ -95,17 +119,43 @@ def strict() -> Iterator[None]:
     >>> import torch
     >>> from torch.distributions import Normal
     >>> scale = torch.tensor(1.0, requires_grad=True)
+    >>> with strict(), torch.no_grad():  # no gradient wanted: passes
+    ...     _ = Normal(0.0, scale).sample()
     >>> with strict():
     ...     Normal(0.0, scale).sample()
     Traceback (most recent call last):
     ...
     reparam.safety._errors.GradientCutError: Normal.sample() cuts the gradient to 'scale': ...
     """
-    with _StrictMode():
-        yield
+    token = _active.set(True)
+    try:
+        with _StrictMode():
+            yield
+    finally:
+        _active.reset(token)
+
+
+def strict_active() -> bool:
+    """Whether this thread is inside :func:`strict` (for checks that cost time otherwise)."""
+    return _active.get()
 
 
 class _StrictMode(TorchFunctionMode):
+    """Checks random primitives and switches of the grad mode against the sampling frames.
+
+    Whether the user wants a gradient is the grad mode a ``sample()`` was
+    called in, not the one inside it (most ``sample`` methods switch gradients
+    off first). Every switch of the grad mode is seen here, so the mode each
+    sampling frame was entered in is the one before the first switch made
+    while it runs; a frame that has seen no switch runs in the current mode.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Sampling frames and the mode they were called in. Frames are held (not
+        # their ids, which a later frame may reuse) until they leave the stack.
+        self._entered: list[tuple[FrameType, bool]] = []
+
     def __torch_function__(
         self,
         func: Callable[..., Any],
@@ -114,66 +164,57 @@ class _StrictMode(TorchFunctionMode):
         kwargs: dict[str, Any] | None = None,
     ) -> Any:
         kwargs = kwargs or {}
-        if func in _RANDOM_PRIMITIVES and not _deliberate.get():
-            _check_distribution_sample(sys._getframe(1))
+        if func is _SET_GRAD_ENABLED and args and bool(args[0]) != torch.is_grad_enabled():
+            samplers = self._track(sys._getframe(1), remember=True)
+            if not args[0] and not _deliberate.get():  # gradients being switched off
+                self._check_samplers(samplers)
+        elif func in _RANDOM_PRIMITIVES and not _deliberate.get():
+            self._check_samplers(self._track(sys._getframe(1), remember=False))
             if func in _NON_DIFFERENTIABLE_SAMPLERS and torch.is_grad_enabled():
                 _check_tensor_sampler(_NON_DIFFERENTIABLE_SAMPLERS[func], args, kwargs)
         return func(*args, **kwargs)
 
+    def _track(self, frame: FrameType, *, remember: bool) -> list[tuple[FrameType, Distribution]]:
+        """The sampling frames on the stack; forget those that left it, remember new ones.
 
-def _check_distribution_sample(frame: FrameType | None) -> None:
-    """Raise if a ``Distribution.sample`` on the stack has a parameter needing grad.
+        ``remember`` at a switch of the grad mode, before it happens: a frame
+        seen for the first time then was called in the mode about to change.
+        """
+        samplers = sampling_frames(frame)
+        self._entered = [e for e in self._entered if any(e[0] is f for f, _ in samplers)]
+        if remember:
+            before = torch.is_grad_enabled()
+            seen = [f for f, _ in self._entered]
+            self._entered += [(f, before) for f, _ in samplers if not any(f is g for g in seen)]
+        return samplers
 
-    The outermost such frame is reported: ``OneHotCategorical.sample()`` rather
-    than the ``Categorical.sample()`` it delegates to.
-    """
-    culprit: tuple[Distribution, str] | None = None
-    while frame is not None:
-        owner = frame.f_locals.get("self") if frame.f_code.co_name == "sample" else None
-        if isinstance(owner, Distribution):
-            name = _parameter_requiring_grad(owner)
-            if name is not None:
-                culprit = (owner, name)
-        frame = frame.f_back
-    if culprit is not None:
-        owner, name = culprit
-        raise GradientCutError(
-            call=f"{type(owner).__name__}.sample()",
-            parameter=name,
-            reason=(
-                "sample() draws without a gradient path, so the loss does not "
-                f"depend differentiably on '{name}' and its gradient is lost"
-            ),
-            fix=_FIX_SAMPLE,
-        )
+    def _check_samplers(self, samplers: list[tuple[FrameType, Distribution]]) -> None:
+        """Raise if the outermost sampler with a parameter requiring grad was called with grad on.
 
+        The outermost is reported: ``OneHotCategorical.sample()`` rather than the
+        ``Categorical.sample()`` it delegates to.
+        """
+        for frame, owner in reversed(samplers):
+            name = parameter_requiring_grad(owner)
+            if name is None:
+                continue
+            if self._called_with_grad(frame):
+                raise GradientCutError(
+                    call=f"{type(owner).__name__}.sample()",
+                    parameter=name,
+                    reason=(
+                        "sample() draws without a gradient path, so the loss does not "
+                        f"depend differentiably on '{name}' and its gradient is lost"
+                    ),
+                    fix=_FIX_SAMPLE,
+                )
+            return
 
-def _parameter_requiring_grad(dist: Distribution) -> str | None:
-    """The first parameter the user gave that requires grad (derived ones last).
-
-    A distribution that wraps another (``Independent``, ``LogNormal`` and other
-    transformed ones, ``OneHotCategorical``) is asked about the inner one first,
-    where the parameters the user gave are stored, then about its transforms.
-    """
-    inner = getattr(dist, "base_dist", None) or getattr(dist, "_categorical", None)
-    if isinstance(inner, Distribution):
-        name = _parameter_requiring_grad(inner)
-        if name is not None:
-            return name
-    for index, transform in enumerate(getattr(dist, "transforms", ())):
-        for attribute, value in vars(transform).items():
-            if isinstance(value, torch.Tensor) and value.requires_grad:
-                return f"transforms[{index}].{attribute.lstrip('_')}"
-    names = list(dist.arg_constraints)
-    given_param = getattr(dist, "_param", None)  # Bernoulli, Categorical, ...: the one passed in
-    names.sort(key=lambda n: dist.__dict__.get(n) is not given_param)
-    derived = [n for n in names if isinstance(getattr(type(dist), n, None), lazy_property)]
-    given = [n for n in names if n not in derived]
-    for name in [*given, *(n for n in derived if n in dist.__dict__)]:
-        value = getattr(dist, name, None)
-        if isinstance(value, torch.Tensor) and value.requires_grad:
-            return name
-    return None
+    def _called_with_grad(self, frame: FrameType) -> bool:
+        for seen, enabled in self._entered:
+            if seen is frame:
+                return enabled
+        return torch.is_grad_enabled()
 
 
 def _check_tensor_sampler(call: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
