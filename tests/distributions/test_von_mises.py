@@ -12,6 +12,7 @@ from scipy import integrate, optimize, special, stats
 import reparam
 from reparam.distributions import VonMises
 from reparam.distributions._angular import angle_dtheta_dkappa
+from reparam.distributions._rejection import MAX_ROUNDS
 from tests.distributions.helpers import exact_gradients, gradient_terms
 from tests.stats import (
     assert_ks,
@@ -91,7 +92,9 @@ def naive_rejection_gradient(kappa: float, num: int) -> torch.Tensor:
     r = (1 + rho * rho) / (2 * rho)
     x = torch.zeros(num, dtype=torch.float64)
     done = torch.zeros(num, dtype=torch.bool)
-    while not bool(done.all()):
+    for _ in range(MAX_ROUNDS):  # bounded like the library's samplers
+        if bool(done.all()):
+            break
         u1, u2, u3 = torch.rand(3, num, dtype=torch.float64)
         w = torch.cos(math.pi * u1)
         f = (1 + r * w) / (r + w)
@@ -100,6 +103,7 @@ def naive_rejection_gradient(kappa: float, num: int) -> torch.Tensor:
         accept = accept.detach() & ~done
         x = torch.where(accept, torch.sign(u3 - 0.5) * torch.acos(f), x)
         done = done | accept
+    assert bool(done.all()), f"rejected {MAX_ROUNDS} times in a row"
     (grad,) = torch.autograd.grad(torch.cos(x).sum(), k)
     return grad
 
