@@ -10,8 +10,9 @@ import sys
 import pytest
 import torch
 from scipy import special
+from torch.distributions import kl_divergence
 
-from reparam.distributions import VonMises, VonMisesFisher
+from reparam.distributions import HypersphericalUniform, VonMises, VonMisesFisher
 from reparam.distributions._angular import angle_dtheta_dkappa, angle_survival
 from reparam.distributions._bessel import bessel_iv_ratio
 from reparam.distributions._concentrated import (
@@ -31,7 +32,7 @@ F64 = torch.float64
 # a sample from the mean direction and whether the gradients are finite.
 _HANG_SCRIPT = """
 import json, math, torch
-from reparam.distributions import VonMises, VonMisesFisher
+from reparam.distributions import HypersphericalUniform, VonMises, VonMisesFisher
 out = []
 for dtype, kappas in [(torch.float32, [1e16, 3e38]), (torch.float64, [1e16, 1e300])]:
     for kappa in kappas:
@@ -158,6 +159,40 @@ def test_a_batch_straddling_the_threshold_uses_each_sampler_where_it_applies() -
     exact_mean = bessel_iv_ratio(1.5, kappa.detach())
     assert_mean(w, exact_mean)
     assert bool(torch.isfinite(grad).all()) and bool((grad > 0).all())
+
+
+@pytest.mark.parametrize(
+    ("dtype", "kappas", "rtol"),
+    [(F64, [1e5, 1e8, 1e16, 1e100, 1e300], 1e-12), (torch.float32, [1e5, 1e16, 3e38], 1e-6)],
+)
+def test_kl_to_the_uniform_and_its_gradient_hold_for_huge_kappa(
+    dtype: torch.dtype, kappas: list[float], rtol: float
+) -> None:
+    # d = 3: KL = log(k / sinh k) + k coth k - 1 = log(2k) - 1 and dKL/dk = 1/k, up to
+    # terms in exp(-2k). Computed naively, log C ~ -k and k A ~ k cancel: at 1e16 the
+    # KL came out as -49.
+    kappa = torch.tensor(kappas, dtype=dtype, requires_grad=True)
+    dist = VonMisesFisher(torch.tensor([0.0, 0.6, 0.8], dtype=dtype), kappa)
+    kl = kl_divergence(dist, HypersphericalUniform(3, dtype=dtype))
+    (grad,) = torch.autograd.grad(kl.sum(), kappa)
+    k64 = kappa.detach().double()
+    torch.testing.assert_close(kl.double(), torch.log(2 * k64) - 1, rtol=rtol, atol=0)
+    torch.testing.assert_close((grad.double() * k64), torch.ones_like(k64), rtol=1e-6, atol=0)
+    x = dist.rsample((4,))
+    log_prob = dist.log_prob(x.detach())
+    assert bool(torch.isfinite(log_prob).all()) and bool(torch.isfinite(dist.entropy()).all())
+
+
+def test_kl_grows_with_kappa_in_every_dimension() -> None:
+    kappa = torch.logspace(-2, 300, 60, dtype=F64)
+    for dim in (2, 10, 100):
+        loc = torch.zeros(dim, dtype=F64)
+        loc[0] = 1.0
+        kl = kl_divergence(VonMisesFisher(loc, kappa), HypersphericalUniform(dim, dtype=F64))
+        assert bool(torch.isfinite(kl).all()) and bool((kl.diff() > 0).all()), dim
+        # (d-1)/2 log(k/2) + log|S^{d-1}| - log Gamma... : its leading growth is (d-1)/2 log k.
+        slope = (kl[-1] - kl[-2]) / (torch.log(kappa[-1]) - torch.log(kappa[-2]))
+        assert slope.item() == pytest.approx((dim - 1) / 2, rel=1e-9)
 
 
 @pytest.mark.parametrize("make", [VonMises, VonMisesFisher])

@@ -28,7 +28,12 @@ from torch import Tensor
 from torch.distributions import Distribution
 
 from reparam.distributions._angular import angle_dtheta_dkappa
-from reparam.distributions._bessel import bessel_iv_ratio, log_bessel_iv
+from reparam.distributions._bessel import (
+    bessel_iv_ratio,
+    bessel_iv_ratio_complement,
+    kappa_times_complement,
+    log_bessel_ive,
+)
 from reparam.distributions._concentrated import (
     by_concentration,
     concentrated_dtheta_dkappa,
@@ -112,27 +117,36 @@ class VonMisesFisher(Distribution):
             theta_t = attach_gradient(theta_t, [(slope, self.concentration.expand(shape))])
         return place_sample(theta_t, tangent, self.loc)
 
-    def _log_normalizer(self) -> Tensor:
-        """``log C_d(k)``."""
+    def _scaled_log_normalizer(self) -> Tensor:
+        """``log C_d(k) + k``, computed without the cancellation of ``log I_nu(k) ~ k``."""
         nu = self.dim / 2.0 - 1.0
         kappa = self.concentration
         return (
             nu * torch.log(kappa)
             - 0.5 * self.dim * math.log(2 * math.pi)
-            - log_bessel_iv(nu, kappa)
+            - log_bessel_ive(nu, kappa)
         )
 
     def _mean_resultant(self) -> Tensor:
         """``A_d(k) = E[mu^T x] = I_{d/2}(k) / I_{d/2-1}(k)``."""
         return bessel_iv_ratio(self.dim / 2.0 - 1.0, self.concentration)
 
+    def _mean_complement(self) -> Tensor:
+        """``1 - A_d(k) = E[1 - mu^T x]``, accurate when it is near ``(d - 1) / (2k)``."""
+        return bessel_iv_ratio_complement(self.dim / 2.0 - 1.0, self.concentration)
+
     def log_prob(self, value: Tensor) -> Tensor:
+        """``log C_d(k) + k mu^T x``, as ``(log C_d(k) + k) - k (1 - mu^T x)``."""
         if self._validate_args:
             self._validate_sample(value)
-        return self._log_normalizer() + self.concentration * (self.loc * value).sum(-1)
+        return self._scaled_log_normalizer() - self.concentration * (
+            1.0 - (self.loc * value).sum(-1)
+        )
 
     def entropy(self) -> Tensor:
-        return -self.concentration * self._mean_resultant() - self._log_normalizer()
+        """``-k A_d(k) - log C_d(k) = k (1 - A_d(k)) - (log C_d(k) + k)``."""
+        nu = self.dim / 2.0 - 1.0
+        return kappa_times_complement(nu, self.concentration) - self._scaled_log_normalizer()
 
     @property
     def mean(self) -> Tensor:
@@ -144,10 +158,15 @@ class VonMisesFisher(Distribution):
 
     @property
     def variance(self) -> Tensor:
-        """Diagonal of ``Cov[x] = (A/k) I + (1 - d A/k - A^2) mu mu^T``."""
+        """Diagonal of ``Cov[x] = (A/k) I + (1 - d A/k - A^2) mu mu^T``.
+
+        ``1 - A^2 = (1 - A)(1 + A)``, with ``1 - A`` computed directly.
+        """
         a = self._mean_resultant().unsqueeze(-1)
+        complement = self._mean_complement().unsqueeze(-1)
         a_over_k = a / self.concentration.unsqueeze(-1)
-        return a_over_k + (1.0 - self.dim * a_over_k - a * a) * self.loc.pow(2)
+        radial = complement * (1.0 + a) - self.dim * a_over_k
+        return a_over_k + radial * self.loc.pow(2)
 
 
 def _dtheta_dkappa(theta: Tensor, kappa: Tensor, dim: int) -> Tensor:
