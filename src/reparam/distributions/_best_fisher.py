@@ -46,9 +46,9 @@ def best_fisher(kappa: Tensor, shape: torch.Size) -> Tensor:
     flat_kappa = kappa.to(torch.float64).expand(shape).reshape(-1)
     r = _envelope_r(flat_kappa)
 
-    def propose(pending: Tensor) -> tuple[Tensor, Tensor]:
-        kp, rp = flat_kappa[pending], r[pending]
-        u1, u2, u3 = torch.rand((3, pending.numel()), dtype=torch.float64, device=kappa.device)
+    def propose(pending: Tensor | None) -> tuple[Tensor, Tensor]:
+        kp, rp = (flat_kappa, r) if pending is None else (flat_kappa[pending], r[pending])
+        u1, u2, u3 = torch.rand((3, kp.numel()), dtype=torch.float64, device=kappa.device)
         c = torch.cos(math.pi * u1)
         f = (1.0 + rp * c) / (rp + c)
         g = kp * (rp - f)

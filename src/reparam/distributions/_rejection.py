@@ -27,26 +27,33 @@ class RejectionLimitError(RuntimeError):
 
 
 def rejection_sample(
-    propose: Callable[[Tensor], tuple[Tensor, Tensor]],
+    propose: Callable[[Tensor | None], tuple[Tensor, Tensor]],
     parameter: Tensor,
     what: str,
 ) -> Tensor:
     """One accepted value per element of the flat float64 ``parameter``.
 
     ``propose(indices)`` returns ``(values, accepted)`` for the elements at
-    ``indices``: a proposal each and whether it passed the acceptance test.
+    ``indices`` (all of them, in order, for ``None``: the first round, which needs
+    no gathering): a proposal each and whether it passed the acceptance test.
 
     >>> kappa = torch.tensor([1.0, 2.0], dtype=torch.float64)
-    >>> rejection_sample(lambda i: (kappa[i], kappa[i] > 0), kappa, "a test").tolist()
+    >>> def propose(i):
+    ...     k = kappa if i is None else kappa[i]
+    ...     return k, k > 0
+    >>> rejection_sample(propose, kappa, "a test").tolist()
     [1.0, 2.0]
-    >>> rejection_sample(lambda i: (kappa[i], kappa[i] > 1), kappa, "a test")  # doctest: +ELLIPSIS
+    >>> def reject_the_first(i):
+    ...     k = kappa if i is None else kappa[i]
+    ...     return k, k > 1
+    >>> rejection_sample(reject_the_first, kappa, "a test")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     reparam.distributions._rejection.RejectionLimitError: a test: 1 of 2 samples were ...
     """
-    out = torch.empty_like(parameter)
-    pending = torch.arange(parameter.numel(), device=parameter.device)
-    for _ in range(MAX_ROUNDS):
+    out, accepted = propose(None)
+    pending = torch.nonzero(~accepted).squeeze(-1)
+    for _ in range(MAX_ROUNDS - 1):
         if pending.numel() == 0:
             return out
         values, accepted = propose(pending)

@@ -53,11 +53,14 @@ def wood_angle(kappa: Tensor, dim: int, shape: torch.Size) -> Tensor:
     half = torch.tensor((dim - 1.0) / 2.0, dtype=torch.float64, device=kappa.device)
     proposal = torch.distributions.Beta(half, half)
 
-    def propose(pending: Tensor) -> tuple[Tensor, Tensor]:
-        kp, bp, x0p, cp = flat_kappa[pending], b[pending], x0[pending], c[pending]
-        z = proposal.sample(pending.shape)
+    def propose(pending: Tensor | None) -> tuple[Tensor, Tensor]:
+        if pending is None:
+            kp, bp, x0p, cp = flat_kappa, b, x0, c
+        else:
+            kp, bp, x0p, cp = flat_kappa[pending], b[pending], x0[pending], c[pending]
+        z = proposal.sample(kp.shape)
         w = (1.0 - (1.0 + bp) * z) / (1.0 - (1.0 - bp) * z)
-        u = torch.rand(pending.shape, dtype=torch.float64, device=kappa.device)
+        u = torch.rand(kp.shape, dtype=torch.float64, device=kappa.device)
         accept = kp * w + (dim - 1.0) * torch.log(1.0 - x0p * w) - cp >= torch.log(u)
         return 2.0 * torch.atan(torch.sqrt(bp * z / (1.0 - z))), accept
 
