@@ -12,7 +12,12 @@ import torch
 from scipy import special
 from torch.distributions import kl_divergence
 
-from reparam.distributions import HypersphericalUniform, VonMises, VonMisesFisher
+from reparam.distributions import (
+    HypersphericalUniform,
+    RejectionLimitError,
+    VonMises,
+    VonMisesFisher,
+)
 from reparam.distributions._angular import angle_dtheta_dkappa, angle_survival
 from reparam.distributions._bessel import bessel_iv_ratio
 from reparam.distributions._concentrated import (
@@ -21,7 +26,6 @@ from reparam.distributions._concentrated import (
     concentrated_threshold,
     vmf_angle,
 )
-from reparam.distributions._rejection import RejectionLimitError
 from tests.distributions.helpers import exact_gradients, gradient_terms
 from tests.stats import assert_ks, assert_mean
 
@@ -32,7 +36,12 @@ F64 = torch.float64
 # a sample from the mean direction and whether the gradients are finite.
 _HANG_SCRIPT = """
 import json, math, torch
-from reparam.distributions import HypersphericalUniform, VonMises, VonMisesFisher
+from reparam.distributions import (
+    HypersphericalUniform,
+    RejectionLimitError,
+    VonMises,
+    VonMisesFisher,
+)
 out = []
 for dtype, kappas in [(torch.float32, [1e16, 3e38]), (torch.float64, [1e16, 1e300])]:
     for kappa in kappas:
