@@ -16,6 +16,8 @@ from reparam.distributions._angular import (
     tail_quadrature,
 )
 from reparam.distributions._bessel import (
+    _step_down,
+    _step_down_torch,
     bessel_iv_ratio,
     bessel_iv_ratio_complement,
     log_bessel_iv,
@@ -78,6 +80,16 @@ def test_scaled_log_complement_and_slope_hold_for_huge_kappa(nu: float) -> None:
     torch.testing.assert_close(slope, (2 * nu + 1) / 2 - q / 4 / k, rtol=1e-11, atol=0)
     # The naive complement, 1 - R, is all rounding there.
     assert not torch.allclose(1.0 - ratio, expected, rtol=1e-2, atol=0)
+
+
+def test_the_torch_recurrence_for_accelerators_matches_the_numpy_one() -> None:
+    # Off the CPU the step-down runs in torch; run that branch here on CPU tensors.
+    k = torch.tensor([1e-3, 1.0, 1e3, 1e16, 1e300], dtype=F64)
+    ratio, complement = torch.full_like(k, 0.3), torch.full_like(k, 0.7)
+    numpy_path = _step_down(ratio, complement, k, 80.0, 80)
+    torch_path = _step_down_torch(ratio, complement, k, 80.0, 80)
+    for ours, reference in zip(torch_path, numpy_path, strict=True):
+        torch.testing.assert_close(ours, reference, rtol=1e-14, atol=0)
 
 
 @pytest.mark.parametrize("nu", [0.0, 1.5, 49.0])
