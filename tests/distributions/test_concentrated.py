@@ -27,7 +27,7 @@ from reparam.distributions._concentrated import (
     vmf_angle,
 )
 from tests.distributions.helpers import exact_gradients, gradient_terms
-from tests.stats import assert_ks, assert_mean
+from tests.stats import assert_ks, assert_mean, assert_variance
 
 F64 = torch.float64
 
@@ -78,6 +78,22 @@ def test_huge_concentrations_sample_at_the_mean_direction_without_hanging() -> N
         # Within rounding of the mean direction, beyond the spread sqrt(d / k) itself.
         assert distance <= 8 * eps + 10 * math.sqrt(dim / kappa), (kind, dtype, kappa, dim)
         assert finite, (kind, dtype, kappa, dim)
+
+
+@pytest.mark.parametrize("axis", [0, 2])
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_float32_samples_keep_their_spread_below_rounding_of_one(axis: int, sign: float) -> None:
+    # At k = 1e16 the angle (about 1e-8) is below float32's eps: x = mu + tangent part,
+    # and each tangent coordinate is N(0, 1/k). Summing cos(theta) and the tangent
+    # part inside the reflection rounded one of them to exactly 0.
+    torch.manual_seed(80 + axis)
+    mu = torch.zeros(3)
+    mu[axis] = sign
+    x = VonMisesFisher(mu, torch.tensor(1e16)).rsample((10_000,))
+    assert x.dtype == torch.float32
+    tangent = [i for i in range(3) if i != axis]
+    assert_variance(x[:, tangent].double() * 1e8, torch.ones(2, dtype=F64))
+    assert bool((x[:, axis] == sign).all())
 
 
 @pytest.mark.parametrize("dim", [2, 3, 5, 10, 100])
@@ -166,7 +182,9 @@ def test_a_batch_straddling_the_threshold_uses_each_sampler_where_it_applies() -
     w = (x * mu).sum(-1)
     (grad,) = torch.autograd.grad(w.sum(), kappa)
     exact_mean = bessel_iv_ratio(1.5, kappa.detach())
-    assert_mean(w, exact_mean)
+    assert_mean(w[:, [0, 2, 3]], exact_mean[[0, 2, 3]])
+    # At 1e20 the spread of w (about 1e-20) is below rounding: w is 1 within it.
+    assert float((1.0 - w[:, 1].detach()).abs().max()) <= 4 * torch.finfo(F64).eps
     assert bool(torch.isfinite(grad).all()) and bool((grad > 0).all())
 
 
