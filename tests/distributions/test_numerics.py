@@ -15,7 +15,17 @@ from reparam.distributions._angular import (
     log_normalizer,
     tail_quadrature,
 )
-from reparam.distributions._bessel import bessel_iv_ratio, log_bessel_iv, log_iv_and_ratio
+from reparam.distributions._bessel import (
+    _step_down,
+    _step_down_torch,
+    bessel_iv_ratio,
+    bessel_iv_ratio_complement,
+    log_bessel_iv,
+    log_bessel_ive,
+    log_iv_and_ratio,
+    log_ive_and_ratios,
+    ratio_slope,
+)
 from reparam.distributions._von_mises_series import von_mises_dz_dkappa
 
 F64 = torch.float64
@@ -35,8 +45,60 @@ def test_log_bessel_and_ratio_match_scipy(nu: float) -> None:
 def test_bessel_derivatives_are_exact_identities() -> None:
     k = torch.tensor([1e-3, 0.7, 30.0, 900.0], dtype=F64, requires_grad=True)
     for nu in (0.0, 1.5, 49.0):
-        assert torch.autograd.gradcheck(lambda x, n=nu: log_bessel_iv(n, x), (k,), atol=1e-6)
-        assert torch.autograd.gradcheck(lambda x, n=nu: bessel_iv_ratio(n, x), (k,), atol=1e-6)
+        for function in (
+            log_bessel_iv,
+            log_bessel_ive,
+            bessel_iv_ratio,
+            bessel_iv_ratio_complement,
+        ):
+            assert torch.autograd.gradcheck(lambda x, n=nu, f=function: f(n, x), (k,), atol=1e-6)
+
+
+@pytest.mark.parametrize("nu", [0.0, 0.5, 4.0, 49.0])
+def test_scaled_log_and_complement_match_scipy(nu: float) -> None:
+    log_ive, _, complement = log_ive_and_ratios(nu, KAPPAS)
+    k = KAPPAS.numpy()
+    np.testing.assert_allclose(log_ive.numpy(), np.log(special.ive(nu, k)), atol=1e-11, rtol=0)
+    # SciPy's 1 - R loses eps 2k / (2 nu + 1) of itself, at most 2e-13 here.
+    expected = 1.0 - special.ive(nu + 1, k) / special.ive(nu, k)
+    np.testing.assert_allclose(complement.numpy(), expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("nu", [0.0, 0.5, 4.0, 49.0])
+def test_scaled_log_complement_and_slope_hold_for_huge_kappa(nu: float) -> None:
+    # Hankel's expansion (DLMF 10.40.1): 1 - R = (2nu+1)/(2k) - (4nu^2-1)/(8k^2) + O(k^-3),
+    # log(I e^-k) = -log(2 pi k)/2 - (4nu^2-1)/(8k) + O(k^-2): below rounding past k = 1e8.
+    k = torch.tensor([1e8, 1e16, 1e100, 1e300, 1.7e308], dtype=F64)
+    log_ive, ratio, complement = log_ive_and_ratios(nu, k)
+    q = 4 * nu * nu - 1
+    expected = (2 * nu + 1) / 2 / k - q / 8 / k / k
+    torch.testing.assert_close(complement, expected, rtol=1e-11, atol=0)
+    expected_log = -0.5 * (math.log(2 * math.pi) + torch.log(k)) - q / (8 * k)
+    torch.testing.assert_close(log_ive, expected_log, rtol=0, atol=1e-12)
+    # k^2 dR/dk = (2nu+1)/2 - (4nu^2-1)/(4k): scaled by k^2 to stay in range.
+    slope = ratio_slope(nu, k, ratio, complement)
+    torch.testing.assert_close(slope, (2 * nu + 1) / 2 - q / 4 / k, rtol=1e-11, atol=0)
+    # The naive complement, 1 - R, is all rounding there.
+    assert not torch.allclose(1.0 - ratio, expected, rtol=1e-2, atol=0)
+
+
+def test_the_torch_recurrence_for_accelerators_matches_the_numpy_one() -> None:
+    # Off the CPU the step-down runs in torch; run that branch here on CPU tensors.
+    k = torch.tensor([1e-3, 1.0, 1e3, 1e16, 1e300], dtype=F64)
+    ratio, complement = torch.full_like(k, 0.3), torch.full_like(k, 0.7)
+    numpy_path = _step_down(ratio, complement, k, 80.0, 80)
+    torch_path = _step_down_torch(ratio, complement, k, 80.0, 80)
+    for ours, reference in zip(torch_path, numpy_path, strict=True):
+        torch.testing.assert_close(ours, reference, rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("nu", [0.0, 1.5, 49.0])
+def test_the_slope_is_continuous_where_the_asymptotic_series_takes_over(nu: float) -> None:
+    switch = 50 * (nu + 1) ** 2 + 50
+    k = torch.tensor([switch * (1 - 1e-12), switch], dtype=F64)
+    _, ratio, complement = log_ive_and_ratios(nu, k)
+    below, above = ratio_slope(nu, k, ratio, complement).tolist()
+    assert above == pytest.approx(below, rel=1e-8)
 
 
 @pytest.mark.parametrize("dim", [2, 3, 5, 100])

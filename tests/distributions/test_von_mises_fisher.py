@@ -12,6 +12,7 @@ from torch.distributions import kl_divergence
 from reparam.distributions import HypersphericalUniform, VonMisesFisher
 from reparam.distributions._angular import angle_dtheta_dkappa, angle_survival, log_normalizer
 from reparam.distributions._bessel import bessel_iv_ratio
+from reparam.distributions._rejection import MAX_ROUNDS
 from reparam.distributions._wood import wood_angle
 from tests.distributions.helpers import exact_gradients, gradient_terms
 from tests.stats import (
@@ -112,13 +113,16 @@ def naive_wood_gradient(kappa: float, dim: int, num: int) -> torch.Tensor:
     w = torch.zeros(num, dtype=F64)
     done = torch.zeros(num, dtype=torch.bool)
     beta = torch.distributions.Beta(torch.tensor(q / 2, dtype=F64), torch.tensor(q / 2, dtype=F64))
-    while not bool(done.all()):
+    for _ in range(MAX_ROUNDS):  # bounded like the library's samplers
+        if bool(done.all()):
+            break
         z = beta.sample((num,))
         proposal = (1 - (1 + b) * z) / (1 - (1 - b) * z)
         u = torch.rand(num, dtype=F64)
         accept = (k * proposal + q * torch.log(1 - x0 * proposal) - c >= torch.log(u)).detach()
         w = torch.where(accept & ~done, proposal, w)
         done = done | accept
+    assert bool(done.all()), f"rejected {MAX_ROUNDS} times in a row"
     return torch.autograd.grad(w.sum(), k)[0]
 
 
@@ -184,6 +188,69 @@ def test_no_nan_or_inf_across_kappa_and_dimension(dtype: torch.dtype, dim: int) 
     ).sum()
     grads = torch.autograd.grad(loss + dist.log_prob(x.detach()).sum(), [kappa, raw])
     assert all(bool(torch.isfinite(g).all()) for g in grads)
+
+
+def pole_directions(dim: int, dtype: torch.dtype) -> torch.Tensor:
+    """Unnormalized mean directions at and near the Householder reflection's special cases.
+
+    ``e_1`` and ``-e_1`` exactly, both tilted by 1e-30 and 1e-7, the last axis, and
+    a first coordinate of exactly 0 and of -1e-30 (where the reflection's sign flips).
+    """
+    rows = torch.zeros(8, dim, dtype=torch.float64)
+    rows[0, 0], rows[1, 0] = 1.0, -1.0
+    rows[2, 0], rows[2, 1] = 1.0, 1e-30
+    rows[3, 0], rows[3, -1] = -1.0, 1e-7
+    rows[4, 0], rows[4, 1] = 1.0, -1e-7
+    rows[5, -1] = 1.0
+    rows[6, 1] = 1.0
+    rows[7, 0], rows[7, 1] = -1e-30, 1.0
+    return rows.to(dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("dim", [2, 3, 16, 100])
+def test_poles_and_concentrations_from_1e_2_to_1e4_are_finite(dtype: torch.dtype, dim: int) -> None:
+    torch.manual_seed(15)
+    kappa = torch.logspace(-2, 4, 7, dtype=dtype).reshape(7, 1).requires_grad_(True)
+    raw = pole_directions(dim, dtype).requires_grad_(True)
+    dist = VonMisesFisher(torch.nn.functional.normalize(raw, dim=-1), kappa)  # batch [7, 8]
+    x = dist.rsample((50,))
+    assert x.dtype == dtype and bool(torch.isfinite(x).all())
+    assert torch.allclose(x.norm(dim=-1), torch.ones((), dtype=dtype), atol=1e-5)
+    log_prob = dist.log_prob(x.detach())
+    kl = kl_divergence(dist, HypersphericalUniform(dim, dtype=dtype))
+    assert bool(torch.isfinite(log_prob).all()) and bool(torch.isfinite(kl).all())
+    # KL in float32 against float64: relative error of a few float32 roundings of k A(k).
+    exact = kl_divergence(
+        VonMisesFisher(dist.loc.detach().double(), kappa.detach().double()),
+        HypersphericalUniform(dim, dtype=F64),
+    )
+    assert torch.allclose(kl.double(), exact, rtol=1e-3, atol=1e-3)
+    loss = (x[..., 0] + x[..., -1] ** 2).sum() + kl.sum() + log_prob.sum()
+    grads = torch.autograd.grad(loss, [kappa, raw])
+    assert all(bool(torch.isfinite(g).all()) for g in grads)
+
+
+@pytest.mark.parametrize("first", [1.0, -1.0])
+def test_gradients_at_the_first_basis_vector_are_unbiased(first: float) -> None:
+    # loc = +-e_1 exactly: the reflection's vector u = e_1 + s loc is 2 e_1.
+    torch.manual_seed(16)
+    dim, a = 5, unit(5, seed=4)
+
+    def make(raw: torch.Tensor, kappa: torch.Tensor) -> VonMisesFisher:
+        return VonMisesFisher(torch.nn.functional.normalize(raw, dim=-1), kappa)
+
+    def exact(raw: torch.Tensor, kappa: torch.Tensor) -> torch.Tensor:
+        return mean_resultant(kappa, dim) * (torch.nn.functional.normalize(raw, dim=-1) @ a)
+
+    raw = torch.zeros(dim, dtype=F64)
+    raw[0] = 2.0 * first
+    params = [raw, torch.tensor(4.0, dtype=F64)]
+    terms = gradient_terms(lambda x: x @ a, make, params, num=10_000)
+    for term, expected in zip(terms, exact_gradients(exact, params), strict=True):
+        assert_mean(term, expected)
+    x = make(raw, params[1]).sample((10_000,))
+    assert_mean(x, mean_resultant(params[1], dim) * raw / 2.0)
 
 
 def test_bad_parameters_are_rejected_naming_them() -> None:

@@ -10,6 +10,12 @@ function through ``log_prob``):
   ``kl_divergence(VonMisesFisher, HypersphericalUniform)``;
 * :class:`MixtureSameFamily` with ``rsample``;
 * :class:`TruncatedNormal`, stable far in the tails.
+
+Every concentration must be positive and finite, and any finite size is valid:
+past ``1e4`` (more in high dimensions) the von Mises(-Fisher) angle comes from its
+Gamma limit law, so samples sit at the mean direction within rounding as it
+grows. Rejection loops are bounded and raise :class:`RejectionLimitError` (a NaN
+concentration that escaped validation) instead of looping forever.
 """
 
 from reparam.distributions._hyperspherical_uniform import (
@@ -17,6 +23,7 @@ from reparam.distributions._hyperspherical_uniform import (
 )
 from reparam.distributions._kl import kl_vmf_uniform as kl_vmf_uniform
 from reparam.distributions._mixture import MixtureSameFamily as MixtureSameFamily
+from reparam.distributions._rejection import RejectionLimitError as RejectionLimitError
 from reparam.distributions._truncated_normal import TruncatedNormal as TruncatedNormal
 from reparam.distributions._von_mises import VonMises as VonMises
 from reparam.distributions._von_mises_fisher import VonMisesFisher as VonMisesFisher

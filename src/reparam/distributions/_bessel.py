@@ -7,7 +7,11 @@ The von Mises-Fisher distribution on the sphere in ``R^d`` needs
   ``A_d(k) = R_{d/2-1}(k)`` and the derivative ``d/dk log I_nu(k) = nu/k + R_nu(k)``),
 
 for concentrations from ``1e-3`` to ``1e3`` and beyond, and dimensions into the
-hundreds, where ``I_nu`` itself under- or overflows.
+hundreds, where ``I_nu`` itself under- or overflows. Past ``k = 1e4`` or so the
+normalizer's ``log I_nu(k) ~ k`` cancels against ``k mu^T x``, and ``1 - R_nu(k) ~
+(2 nu + 1) / (2k)`` would cancel if computed from ``R``: so the scaled
+``log(I_nu(k) e^-k)`` and the complement ``1 - R_nu(k)`` are computed directly,
+each to about 1e-12 of itself for every finite ``k``.
 
 Method. For a large order ``mu`` the uniform asymptotic (Debye) expansion
 
@@ -17,15 +21,22 @@ with ``r = sqrt(mu^2 + k^2)`` and ``p = mu / r``, is uniformly accurate in ``k``
 (DLMF 10.41.3, polynomials ``u_j`` from DLMF 10.41.10). We evaluate it at
 ``mu = nu + M >= 80`` and come down to ``nu`` with the backward recurrence
 ``R_{j-1} = 1 / (2j/k + R_j)`` (DLMF 10.29.1), which is stable in that direction:
-an error in ``R_j`` is multiplied by ``R_{j-1}^2 < 1``. Results are float64.
+an error in ``R_j`` is multiplied by ``R_{j-1}^2 < 1``; the complement follows
+``1 - R_{j-1} = (2j/k - (1 - R_j)) R_{j-1}``. The starting ratio is the difference of
+two expansions taken term by term (:func:`_log_ratio_debye`). Results are float64.
 
 Derivatives are exact identities rather than derivatives of the approximation:
 
-    d/dk log I_nu(k) = nu/k + R_nu(k),   d/dk R_nu(k) = 1 - R_nu^2 - (2 nu + 1) R_nu / k.
+    d/dk log I_nu(k) = nu/k + R_nu(k),   d/dk R_nu(k) = 1 - R_nu^2 - (2 nu + 1) R_nu / k,
+
+except that the second cancels to ``(2 nu + 1) / (2 k^2)`` for large ``k``: from
+``k = 50 (nu + 1)^2 + 50`` it comes from the asymptotic series of ``R_nu`` (the
+quotient of two Hankel expansions, DLMF 10.40.1) instead.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -33,6 +44,8 @@ import numpy as np
 import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
+
+from reparam.distributions._bessel_slope import ratio_slope
 
 _MIN_DEBYE_ORDER = 80.0
 
@@ -48,16 +61,66 @@ _DEBYE_U = (
 )
 
 
-def _log_iv_debye(mu: float, k: Tensor) -> Tensor:
-    """``log I_mu(k)`` by the uniform asymptotic expansion (accurate for ``mu >= 80``)."""
-    r = torch.sqrt(mu * mu + k * k)
-    p = mu / r
-    series = torch.ones_like(k)
+def _log_series(mu: float, p: Tensor) -> Tensor:
+    """``log sum_j u_j(p) / mu^j``, from the terms after the leading 1."""
+    rest = torch.zeros_like(p)
     for order, (coefficients, denominator) in enumerate(_DEBYE_U, start=1):
         term = sum(c * p**power for power, c in coefficients.items())
-        series = series + term / (denominator * mu**order)
-    leading = r + mu * torch.log(k / (mu + r)) - 0.5 * torch.log(2 * math.pi * r)
-    return leading + torch.log(series)
+        rest = rest + term / (denominator * mu**order)
+    return torch.log1p(rest)
+
+
+def _log_ive_debye(mu: float, k: Tensor) -> Tensor:
+    """``log(I_mu(k) e^-k)`` by the uniform asymptotic expansion (accurate for ``mu >= 80``).
+
+    ``r - k = mu^2 / (r + k)`` and ``r = hypot(k, mu)``: no cancellation, no overflow.
+    """
+    r = torch.hypot(k, torch.full_like(k, mu))
+    excess = 0.5 * mu * mu / (0.5 * r + 0.5 * k)  # halves: no overflow near the float64 maximum
+    log_r = 0.5 * (math.log(2 * math.pi) + torch.log(r))
+    return excess + mu * torch.log(k / (mu + r)) - log_r + _log_series(mu, mu / r)
+
+
+def _log_ratio_debye(mu: float, k: Tensor) -> Tensor:
+    """``log(I_{mu+1}(k) / I_mu(k))``, the difference of two expansions taken term by term.
+
+    With ``r_j = hypot(k, mu + j)`` and ``dr = r_1 - r_0 = (2 mu + 1) / (r_0 + r_1)`` it is
+    ``dr + log(k / (mu + 1 + r_1)) - mu log1p((1 + dr) / (mu + r_0)) - log1p(dr / r_0) / 2``
+    plus the series' difference: each term is small where the result is (``-(mu + 1/2) / k``
+    for large ``k``), so ``1 - I_{mu+1} / I_mu`` keeps its relative accuracy.
+    """
+    r0 = torch.hypot(k, torch.full_like(k, mu))
+    r1 = torch.hypot(k, torch.full_like(k, mu + 1.0))
+    dr = 0.5 * (2.0 * mu + 1.0) / (0.5 * r0 + 0.5 * r1)
+    # mu + 1 + r_1 = k (1 + (mu + 1 + (r_1 - k)) / k), r_1 - k = (mu + 1)^2 / (r_1 + k).
+    first = -torch.log1p((mu + 1.0 + 0.5 * (mu + 1.0) ** 2 / (0.5 * r1 + 0.5 * k)) / k)
+    second = -mu * torch.log1p((1.0 + dr) / (mu + r0))
+    series = _log_series(mu + 1.0, (mu + 1.0) / r1) - _log_series(mu, mu / r0)
+    return dr + first + second - 0.5 * torch.log1p(dr / r0) + series
+
+
+def log_ive_and_ratios(nu: float, k: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """``(log(I_nu(k) e^-k), R, 1 - R)`` with ``R = I_{nu+1}(k) / I_nu(k)``, float64.
+
+    Each to about 1e-12 of itself for every finite ``k > 0`` (``1 - R`` is about
+    ``(2 nu + 1) / (2k)`` for large ``k``, where computing it as ``1 - R`` would cancel).
+    No gradient; see :func:`log_bessel_ive` and :func:`bessel_iv_ratio_complement`.
+
+    >>> k = torch.tensor([1e20], dtype=torch.float64)
+    >>> log_ive, ratio, complement = log_ive_and_ratios(0.5, k)
+    >>> # I_{3/2}/I_{1/2} = coth(k) - 1/k: 1 - R = 1/k for large k
+    >>> abs(complement.item() * 1e20 - 1.0) < 1e-12, ratio.item()
+    (True, 1.0)
+    """
+    if nu < 0:
+        raise ValueError(f"the order nu must be >= 0, got {nu}")
+    k = k.detach().to(torch.float64)
+    steps = max(0, math.ceil(_MIN_DEBYE_ORDER - nu))
+    mu = nu + steps
+    log_ratio = _log_ratio_debye(mu, k)
+    ratio, complement = torch.exp(log_ratio), -torch.expm1(log_ratio)
+    log_ratios, ratio, complement = _step_down(ratio, complement, k, mu, steps)
+    return _log_ive_debye(mu, k) - log_ratios, ratio, complement
 
 
 def log_iv_and_ratio(nu: float, k: Tensor) -> tuple[Tensor, Tensor]:
@@ -72,71 +135,76 @@ def log_iv_and_ratio(nu: float, k: Tensor) -> tuple[Tensor, Tensor]:
     >>> abs(ratio.item() - (1 / math.tanh(1.0) - 1.0)) < 1e-12
     True
     """
-    if nu < 0:
-        raise ValueError(f"the order nu must be >= 0, got {nu}")
-    k = k.detach().to(torch.float64)
-    steps = max(0, math.ceil(_MIN_DEBYE_ORDER - nu))
-    mu = nu + steps
-    log_i_mu = _log_iv_debye(mu, k)
-    ratio = torch.exp(_log_iv_debye(mu + 1.0, k) - log_i_mu)
-    log_ratios, ratio = _step_down(ratio, k, mu, steps)
-    return log_i_mu - log_ratios, ratio
+    log_ive, ratio, _ = log_ive_and_ratios(nu, k)
+    return log_ive + k.detach().to(torch.float64), ratio
 
 
-def _step_down(ratio: Tensor, k: Tensor, mu: float, steps: int) -> tuple[Tensor, Tensor]:
-    """``(sum_j log R_j, R_{mu - steps})`` from ``R_mu`` by ``R_{j-1} = 1 / (2j/k + R_j)``.
+def _step_down(
+    ratio: Tensor, complement: Tensor, k: Tensor, mu: float, steps: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``(sum_j log R_j, R_{mu - steps}, 1 - R_{mu - steps})`` from ``R_mu`` and ``1 - R_mu``.
 
-    Each ``R_j`` lies in ``(0, 1]``: their logs, not their product (which can
-    underflow), are summed. The recurrence is sequential and ``k`` usually small
-    (one concentration per batch element): on a CPU it runs in NumPy, whose
-    per-operation cost is a fraction of torch's.
+    By ``R_{j-1} = 1 / (2j/k + R_j)`` and ``1 - R_{j-1} = (2j/k - (1 - R_j)) R_{j-1}``
+    (where ``1 - R_j`` is near ``(2j + 1) / (2k)`` the difference keeps a third of
+    it: no cancellation). Each ``R_j`` lies in ``(0, 1]``: their logs, not their
+    product (which can underflow), are summed, as ``log1p(-(1 - R_j))`` near 1. The
+    recurrence is sequential and ``k`` usually small (one concentration per batch
+    element): on a CPU it runs in NumPy, whose per-operation cost is a fraction of torch's.
     """
     if steps == 0:
-        return torch.zeros_like(ratio), ratio
+        return torch.zeros_like(ratio), ratio, complement
     if k.device.type != "cpu":
-        inv_k, ratios = k.reciprocal(), []
-        for j in range(steps):
-            ratio = torch.add(ratio, inv_k, alpha=2.0 * (mu - j)).reciprocal_()
-            ratios.append(ratio)
-        return torch.stack(ratios).log_().sum(0), ratio
-    r, inv_k_np = ratio.numpy(), 1.0 / k.numpy()
-    rows = []
+        return _step_down_torch(ratio, complement, k, mu, steps)
+    r, c, inv_k = ratio.numpy(), complement.numpy(), 1.0 / k.numpy()
+    log_sum = np.zeros_like(r)
     for j in range(steps):
-        r = np.reciprocal(r + (2.0 * (mu - j)) * inv_k_np)
-        rows.append(r)
-    log_sum = np.log(np.stack(rows)).sum(0)
-    return torch.from_numpy(np.asarray(log_sum)), torch.from_numpy(np.asarray(r))
+        step = (2.0 * (mu - j)) * inv_k
+        r = np.reciprocal(r + step)
+        c = (step - c) * r
+        log_sum = log_sum + np.where(c < 0.5, np.log1p(-c), np.log(r))
+    as_tensor = functools.partial(torch.as_tensor, dtype=torch.float64)
+    return as_tensor(log_sum), as_tensor(r), as_tensor(c)
 
 
-class _LogBesselI(torch.autograd.Function):
+def _step_down_torch(
+    ratio: Tensor, complement: Tensor, k: Tensor, mu: float, steps: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    inv_k, log_sum = k.reciprocal(), torch.zeros_like(ratio)
+    for j in range(steps):
+        step = (2.0 * (mu - j)) * inv_k
+        ratio = (ratio + step).reciprocal_()
+        complement = (step - complement).mul_(ratio)
+        log_sum += torch.where(complement < 0.5, torch.log1p(-complement), torch.log(ratio))
+    return log_sum, ratio, complement
+
+
+class _Bessel(torch.autograd.Function):
+    """``log I_nu``, ``log(I_nu e^-k)``, ``R_nu``, ``1 - R_nu``, ``k (1 - R_nu)``: ``kind`` 0-4."""
+
     @staticmethod
-    def forward(ctx: FunctionCtx, k: Tensor, nu: float) -> Tensor:
-        log_i, ratio = log_iv_and_ratio(nu, k)
-        ctx.save_for_backward(k, ratio)
-        ctx.nu = nu  # type: ignore[attr-defined]
-        return log_i.to(k.dtype)
+    def forward(ctx: FunctionCtx, k: Tensor, nu: float, kind: int) -> Tensor:
+        log_ive, ratio, complement = log_ive_and_ratios(nu, k)
+        ctx.save_for_backward(k, ratio, complement)
+        ctx.nu, ctx.kind = nu, kind  # type: ignore[attr-defined]
+        k64 = k.detach().to(torch.float64)
+        value = (log_ive + k64, log_ive, ratio, complement, k64 * complement)[kind]
+        return value.to(k.dtype)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
-        k, ratio = ctx.saved_tensors
-        return grad * (ctx.nu / k + ratio.to(k.dtype)), None
-
-
-class _BesselRatio(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: FunctionCtx, k: Tensor, nu: float) -> Tensor:
-        _, ratio = log_iv_and_ratio(nu, k)
-        ratio = ratio.to(k.dtype)
-        ctx.save_for_backward(k, ratio)
-        ctx.nu = nu  # type: ignore[attr-defined]
-        return ratio
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
-        k, ratio = ctx.saved_tensors
-        return grad * (1.0 - ratio * ratio - (2.0 * ctx.nu + 1.0) * ratio / k), None
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
+        k, ratio, complement = ctx.saved_tensors
+        nu, kind = ctx.nu, ctx.kind
+        k64 = k.double()
+        if kind < 2:  # d/dk log I_nu = nu/k + R, and one less for the scaled one
+            slope = nu / k64 + (ratio if kind == 0 else -complement)
+        else:
+            scaled = ratio_slope(nu, k64, ratio, complement)  # k^2 dR/dk
+            if kind == 4:  # d/dk k (1 - R) = (1 - R) - k dR/dk
+                slope = complement - scaled / k64
+            else:
+                slope = scaled / k64 / k64 * (1.0 if kind == 2 else -1.0)
+        return grad * slope.to(grad.dtype), None, None
 
 
 def log_bessel_iv(nu: float, k: Tensor) -> Tensor:
@@ -146,7 +214,18 @@ def log_bessel_iv(nu: float, k: Tensor) -> Tensor:
     >>> torch.allclose(log_bessel_iv(0.0, k), torch.special.i0e(k).log() + k, rtol=1e-12)
     True
     """
-    out: Tensor = _LogBesselI.apply(k, float(nu))
+    out: Tensor = _Bessel.apply(k, float(nu), 0)
+    return out
+
+
+def log_bessel_ive(nu: float, k: Tensor) -> Tensor:
+    """``log(I_nu(k) e^-k)``, differentiable in ``k`` (first order), in ``k``'s dtype.
+
+    >>> k = torch.tensor([1e-3, 1.0, 1e3], dtype=torch.float64)
+    >>> torch.allclose(log_bessel_ive(0.0, k), torch.special.i0e(k).log(), rtol=1e-12)
+    True
+    """
+    out: Tensor = _Bessel.apply(k, float(nu), 1)
     return out
 
 
@@ -158,5 +237,31 @@ def bessel_iv_ratio(nu: float, k: Tensor) -> Tensor:
     >>> torch.allclose(bessel_iv_ratio(0.0, k), ratio, rtol=1e-12)
     True
     """
-    out: Tensor = _BesselRatio.apply(k, float(nu))
+    out: Tensor = _Bessel.apply(k, float(nu), 2)
+    return out
+
+
+def bessel_iv_ratio_complement(nu: float, k: Tensor) -> Tensor:
+    """``1 - I_{nu+1}(k) / I_nu(k)``, accurate for large ``k``, differentiable (first order).
+
+    >>> k = torch.tensor([1e-3, 1.0, 1e3], dtype=torch.float64)
+    >>> ratio = torch.special.i1e(k) / torch.special.i0e(k)
+    >>> torch.allclose(bessel_iv_ratio_complement(0.0, k), 1 - ratio, rtol=1e-12)
+    True
+    """
+    out: Tensor = _Bessel.apply(k, float(nu), 3)
+    return out
+
+
+def kappa_times_complement(nu: float, k: Tensor) -> Tensor:
+    """``k (1 - I_{nu+1}(k) / I_nu(k))``, differentiable (first order) without underflow.
+
+    About ``nu + 1/2`` for large ``k``, with derivative ``(1 - R) - k dR/dk``.
+
+    >>> k = torch.tensor([1e-3, 1.0, 1e3], dtype=torch.float64)
+    >>> ratio = torch.special.i1e(k) / torch.special.i0e(k)
+    >>> torch.allclose(kappa_times_complement(0.0, k), k * (1 - ratio), rtol=1e-12)
+    True
+    """
+    out: Tensor = _Bessel.apply(k, float(nu), 4)
     return out

@@ -21,3 +21,14 @@ class _UnitVector(constraints.Constraint):
 
 unit_vector = _UnitVector()
 """The unit sphere in ``R^d`` (the last dimension): parameters and support alike."""
+
+
+class _PositiveFinite(constraints.Constraint):
+    """Real numbers in ``(0, inf)``: positive, and neither infinite nor NaN."""
+
+    def check(self, value: Tensor) -> Tensor:
+        return (value > 0) & torch.isfinite(value)
+
+
+positive_finite = _PositiveFinite()
+"""Concentrations: any positive finite size is valid; an infinite one (a point mass) is not."""

@@ -63,7 +63,10 @@ class _PlacedSample(torch.autograd.Function):
     c (u.y)(u.g) u]`` (``dc = -c^2 u.du``), and ``du = s d(direction)``, so with
     respect to ``direction`` it is ``c [...]`` summed over the samples. Every term
     is a row-wise dot product or one pass over ``[*, d]`` (matrix-vector products
-    for one direction): no autograd graph over the ``[*, d]`` sample.
+    for one direction): no autograd graph over the ``[*, d]`` sample. The forward
+    pass adds ``cos(theta) Q e_1`` and ``sin(theta) Q (0, v)`` last, so that a
+    tangent part below rounding of 1 (``theta < eps``, a concentration past about
+    ``1e14`` in float32) survives instead of vanishing into ``u . y``.
     """
 
     @staticmethod
@@ -73,7 +76,14 @@ class _PlacedSample(torch.autograd.Function):
         u_tangent = _dot(tangent, u[..., 1:]).unsqueeze(-1)  # u_{2:} . v
         u_y = u[..., :1] * cos + sin * u_tangent  # u . y
         local = torch.cat([cos, tangent * sin], dim=-1)
-        x = torch.mul(u, c * u_y).sub_(local).mul_(sign)
+        # x = Q y = cos(theta) Q e_1 + sin(theta) Q (0, v), the two terms apart so that
+        # a tangent part below rounding of 1 (theta < eps) is not lost in their sum.
+        first_column = torch.mul(u, c * u[..., :1])
+        first_column[..., 0] -= 1.0
+        first_column.mul_(sign)  # Q e_1
+        x = torch.mul(u, c * u_tangent)
+        x[..., 1:] -= tangent
+        x.mul_(sign * sin).addcmul_(first_column, cos)
         ctx.save_for_backward(local, tangent, u, c, sign, cos, sin, u_tangent, u_y)
         ctx.direction_shape = direction.shape  # type: ignore[attr-defined]
         return x

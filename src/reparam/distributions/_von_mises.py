@@ -1,16 +1,20 @@
 """The von Mises distribution on the circle, with reparameterized samples.
 
 ``torch.distributions.VonMises`` samples with the Best-Fisher (1979) rejection
-sampler and has no ``rsample``. This subclass keeps that sampler and adds pathwise
-gradients by implicit reparameterization (Figurnov, Mohamed and Mnih, 2018): for
-the centred sample ``x = z - loc`` in ``[-pi, pi)``,
+sampler and has no ``rsample``. This subclass keeps that sampler, with its loop
+bounded (``reparam.distributions._best_fisher``) and, from ``kappa = 1e4``, hands
+over to the limit law ``1 - cos z ~ Gamma(1/2, rate kappa - 1/4)`` with a random
+sign (``reparam.distributions._concentrated``; the parent hangs from about
+``1e16``). It adds pathwise gradients by implicit reparameterization (Figurnov,
+Mohamed and Mnih, 2018): for the centred sample ``x = z - loc`` in ``[-pi, pi)``,
 
     dx/dkappa = -(dF(x; kappa)/dkappa) / p(x; kappa),   dz/dloc = 1,
 
 where ``F`` is the CDF of ``x``: by its Fourier series for ``kappa <= 4``
 (``reparam.distributions._von_mises_series``), by quadrature of
 ``dx/dkappa = sign(x) d|x|/dkappa`` beyond (``reparam.distributions._angular``),
-stable for ``kappa`` from 1e-3 to 1e4. The ``loc`` derivative is that of a rotation: it is
+stable for ``kappa`` from 1e-3 to 1e4, and by the limit law's ``-sign(x) tan(|x|/2) /
+(kappa - 1/4)`` beyond. The ``loc`` derivative is that of a rotation: it is
 the exact gradient of ``E[f(z)]`` for costs that are continuous on the circle
 (functions of ``cos z`` and ``sin z``); a cost with a jump at ``+-pi`` would
 need a boundary term that no pathwise estimator supplies.
@@ -26,8 +30,16 @@ import math
 import torch
 import torch.distributions
 from torch import Tensor
+from torch.distributions import constraints
 
 from reparam.distributions._angular import angle_dtheta_dkappa, angle_survival
+from reparam.distributions._best_fisher import best_fisher
+from reparam.distributions._concentrated import (
+    by_concentration,
+    concentrated_angle,
+    concentrated_dtheta_dkappa,
+)
+from reparam.distributions._constraints import positive_finite
 from reparam.distributions._implicit import attach_gradient
 from reparam.distributions._von_mises_series import MAX_KAPPA, von_mises_dz_dkappa
 from reparam.safety import deliberately_cut
@@ -40,7 +52,7 @@ class VonMises(torch.distributions.VonMises):
 
     Args:
         loc: the mean direction, an angle in radians (any real).
-        concentration: ``kappa > 0``.
+        concentration: ``kappa > 0`` and finite (an infinite one is refused by validation).
 
     >>> import torch
     >>> from reparam.distributions import VonMises
@@ -51,6 +63,7 @@ class VonMises(torch.distributions.VonMises):
     >>> z.cos().mean().backward()  # kappa.grad estimates d/dk I1(k)/I0(k) = 0.0...
     """
 
+    arg_constraints = {"loc": constraints.real, "concentration": positive_finite}  # noqa: RUF012
     has_rsample = True
 
     def rsample(self, sample_shape: _SampleShape = ()) -> Tensor:
@@ -58,9 +71,7 @@ class VonMises(torch.distributions.VonMises):
         shape = self._extended_shape(torch.Size(sample_shape))
         kappa64 = self._concentration.detach()
         with torch.no_grad(), deliberately_cut():
-            centred = torch.distributions.VonMises(torch.zeros_like(kappa64), kappa64).sample(
-                torch.Size(sample_shape)
-            )
+            centred = _centred_sample(kappa64, shape)
         x = centred.to(self.loc.dtype)
         if torch.is_grad_enabled() and self.concentration.requires_grad:
             with torch.no_grad():
@@ -99,7 +110,27 @@ class VonMises(torch.distributions.VonMises):
         return 1.0 - torch.special.i1e(kappa) / torch.special.i0e(kappa)
 
 
+def _centred_sample(kappa: Tensor, shape: torch.Size) -> Tensor:
+    """Float64 samples of ``VonMises(0, kappa)``: Best-Fisher, then the limit law."""
+
+    def limit(k: Tensor) -> Tensor:
+        sign = torch.where(torch.rand(shape, dtype=k.dtype, device=k.device) < 0.5, -1.0, 1.0)
+        return sign * concentrated_angle(k, 2, shape)
+
+    return by_concentration(kappa, 2, lambda k: best_fisher(k, shape), limit)
+
+
 def _dz_dkappa(centred: Tensor, kappa: Tensor) -> Tensor:
+    """``dz/dkappa`` for centred float64 samples of the sampler of :func:`_centred_sample`."""
+    return by_concentration(
+        kappa,
+        2,
+        lambda k: _exact_dz_dkappa(centred, k),
+        lambda k: torch.sign(centred) * concentrated_dtheta_dkappa(centred.abs(), k, 2),
+    )
+
+
+def _exact_dz_dkappa(centred: Tensor, kappa: Tensor) -> Tensor:
     """``dz/dkappa`` for centred float64 samples: series for small, quadrature for large kappa."""
     if bool((kappa <= MAX_KAPPA).all()):
         return von_mises_dz_dkappa(centred, kappa)

@@ -5,13 +5,16 @@ Density on ``S^{d-1}`` (Mardia and Jupp, 2000, ch. 9):
     q(x) = C_d(k) exp(k mu^T x),   C_d(k) = k^(d/2-1) / ((2 pi)^(d/2) I_{d/2-1}(k)).
 
 Sampling (Wood, 1994): the angle ``theta = arccos(mu^T x)`` by rejection (see
-``reparam.distributions._wood``), a direction ``v`` uniform on the sphere orthogonal
-to ``e_1``, ``x' = cos(theta) e_1 + sin(theta) v``, then an orthogonal map taking
-``e_1`` to ``mu`` (a Householder reflection).
+``reparam.distributions._wood``; from ``k = 1e4`` on, more in high dimensions, by
+its Gamma limit law, see ``reparam.distributions._concentrated``), a direction
+``v`` uniform on the sphere orthogonal to ``e_1``, ``x' = cos(theta) e_1 +
+sin(theta) v``, then an orthogonal map taking ``e_1`` to ``mu`` (a Householder
+reflection).
 
 Gradients: ``dx/dmu`` through the reflection; ``dtheta/dk`` by implicit
 reparameterization through the CDF of ``theta`` (Figurnov, Mohamed and Mnih,
-2018), computed by quadrature in ``reparam.distributions._angular``. This is
+2018), computed by quadrature in ``reparam.distributions._angular`` (in closed form
+for the limit law). This is
 unbiased in every dimension, unlike differentiating the accepted proposal of the
 rejection sampler, which ignores the dependence of the acceptance step on ``k``.
 """
@@ -22,14 +25,23 @@ import math
 
 import torch
 from torch import Tensor
-from torch.distributions import Distribution, constraints
+from torch.distributions import Distribution
 
 from reparam.distributions._angular import angle_dtheta_dkappa
-from reparam.distributions._bessel import bessel_iv_ratio, log_bessel_iv
-from reparam.distributions._constraints import unit_vector
+from reparam.distributions._bessel import (
+    bessel_iv_ratio,
+    bessel_iv_ratio_complement,
+    kappa_times_complement,
+    log_bessel_ive,
+)
+from reparam.distributions._concentrated import (
+    by_concentration,
+    concentrated_dtheta_dkappa,
+    vmf_angle,
+)
+from reparam.distributions._constraints import positive_finite, unit_vector
 from reparam.distributions._implicit import attach_gradient
 from reparam.distributions._sphere import place_sample
-from reparam.distributions._wood import wood_angle
 from reparam.safety import deliberately_cut
 
 _SampleShape = torch.Size | list[int] | tuple[int, ...]
@@ -40,7 +52,9 @@ class VonMisesFisher(Distribution):
 
     Args:
         loc: the mean direction ``mu``, unit vectors of shape ``[*batch, d]``.
-        concentration: ``k > 0``, shape broadcastable to ``[*batch]``.
+        concentration: ``k > 0`` and finite (any size: past ``1e4`` the samples
+            come from the limit law, at ``loc`` within rounding as ``k`` grows),
+            shape broadcastable to ``[*batch]``.
 
     ``mean = A_d(k) mu`` with ``A_d(k) = I_{d/2}(k) / I_{d/2-1}(k)``.
 
@@ -54,7 +68,7 @@ class VonMisesFisher(Distribution):
     >>> (x @ mu).mean().backward()  # kappa.grad estimates d/dk A_3(k)
     """
 
-    arg_constraints = {"loc": unit_vector, "concentration": constraints.positive}  # noqa: RUF012
+    arg_constraints = {"loc": unit_vector, "concentration": positive_finite}  # noqa: RUF012
     support = unit_vector
     has_rsample = True
 
@@ -93,37 +107,46 @@ class VonMisesFisher(Distribution):
         dtype, device = self.loc.dtype, self.loc.device
         kappa64 = self.concentration.detach().to(torch.float64)
         with torch.no_grad(), deliberately_cut():
-            theta = wood_angle(kappa64, self.dim, shape)
+            theta = vmf_angle(kappa64, self.dim, shape)
             tangent = torch.randn((*shape, self.dim - 1), dtype=dtype, device=device)
             tangent = tangent / torch.linalg.vector_norm(tangent, dim=-1, keepdim=True)
         theta_t = theta.to(dtype)
         if torch.is_grad_enabled() and self.concentration.requires_grad:
             with torch.no_grad():
-                slope = angle_dtheta_dkappa(theta, kappa64, self.dim).to(dtype)
+                slope = _dtheta_dkappa(theta, kappa64, self.dim).to(dtype)
             theta_t = attach_gradient(theta_t, [(slope, self.concentration.expand(shape))])
         return place_sample(theta_t, tangent, self.loc)
 
-    def _log_normalizer(self) -> Tensor:
-        """``log C_d(k)``."""
+    def _scaled_log_normalizer(self) -> Tensor:
+        """``log C_d(k) + k``, computed without the cancellation of ``log I_nu(k) ~ k``."""
         nu = self.dim / 2.0 - 1.0
         kappa = self.concentration
         return (
             nu * torch.log(kappa)
             - 0.5 * self.dim * math.log(2 * math.pi)
-            - log_bessel_iv(nu, kappa)
+            - log_bessel_ive(nu, kappa)
         )
 
     def _mean_resultant(self) -> Tensor:
         """``A_d(k) = E[mu^T x] = I_{d/2}(k) / I_{d/2-1}(k)``."""
         return bessel_iv_ratio(self.dim / 2.0 - 1.0, self.concentration)
 
+    def _mean_complement(self) -> Tensor:
+        """``1 - A_d(k) = E[1 - mu^T x]``, accurate when it is near ``(d - 1) / (2k)``."""
+        return bessel_iv_ratio_complement(self.dim / 2.0 - 1.0, self.concentration)
+
     def log_prob(self, value: Tensor) -> Tensor:
+        """``log C_d(k) + k mu^T x``, as ``(log C_d(k) + k) - k (1 - mu^T x)``."""
         if self._validate_args:
             self._validate_sample(value)
-        return self._log_normalizer() + self.concentration * (self.loc * value).sum(-1)
+        return self._scaled_log_normalizer() - self.concentration * (
+            1.0 - (self.loc * value).sum(-1)
+        )
 
     def entropy(self) -> Tensor:
-        return -self.concentration * self._mean_resultant() - self._log_normalizer()
+        """``-k A_d(k) - log C_d(k) = k (1 - A_d(k)) - (log C_d(k) + k)``."""
+        nu = self.dim / 2.0 - 1.0
+        return kappa_times_complement(nu, self.concentration) - self._scaled_log_normalizer()
 
     @property
     def mean(self) -> Tensor:
@@ -135,7 +158,22 @@ class VonMisesFisher(Distribution):
 
     @property
     def variance(self) -> Tensor:
-        """Diagonal of ``Cov[x] = (A/k) I + (1 - d A/k - A^2) mu mu^T``."""
+        """Diagonal of ``Cov[x] = (A/k) I + (1 - d A/k - A^2) mu mu^T``.
+
+        ``1 - A^2 = (1 - A)(1 + A)``, with ``1 - A`` computed directly.
+        """
         a = self._mean_resultant().unsqueeze(-1)
+        complement = self._mean_complement().unsqueeze(-1)
         a_over_k = a / self.concentration.unsqueeze(-1)
-        return a_over_k + (1.0 - self.dim * a_over_k - a * a) * self.loc.pow(2)
+        radial = complement * (1.0 + a) - self.dim * a_over_k
+        return a_over_k + radial * self.loc.pow(2)
+
+
+def _dtheta_dkappa(theta: Tensor, kappa: Tensor, dim: int) -> Tensor:
+    """``d theta / d kappa`` of the sampler that drew ``theta`` at each concentration."""
+    return by_concentration(
+        kappa,
+        dim,
+        lambda k: angle_dtheta_dkappa(theta, k, dim),
+        lambda k: concentrated_dtheta_dkappa(theta, k, dim),
+    )

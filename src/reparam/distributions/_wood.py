@@ -22,6 +22,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from reparam.distributions._rejection import rejection_sample
+
 
 def _envelope(kappa: Tensor, dim: int) -> tuple[Tensor, Tensor, Tensor]:
     q = dim - 1.0
@@ -36,6 +38,12 @@ def _envelope(kappa: Tensor, dim: int) -> tuple[Tensor, Tensor, Tensor]:
 def wood_angle(kappa: Tensor, dim: int, shape: torch.Size) -> Tensor:
     """Angles ``theta = arccos(mu^T x)`` of ``shape``, float64, for ``kappa`` broadcastable.
 
+    The rejection loop is bounded (``reparam.distributions._rejection``): a NaN
+    concentration raises an error instead of looping forever. For concentrations
+    past about ``1e15 (d - 1)`` the envelope's ``b`` falls below rounding and no
+    proposal can pass; :func:`reparam.distributions._concentrated.vmf_angle` hands
+    those (from far lower, ``1e4``) to the limit law.
+
     >>> theta = wood_angle(torch.tensor(1e3, dtype=torch.float64), 3, torch.Size([4]))
     >>> bool((theta > 0).all() and (theta < 0.2).all())
     True
@@ -44,14 +52,17 @@ def wood_angle(kappa: Tensor, dim: int, shape: torch.Size) -> Tensor:
     b, x0, c = _envelope(flat_kappa, dim)
     half = torch.tensor((dim - 1.0) / 2.0, dtype=torch.float64, device=kappa.device)
     proposal = torch.distributions.Beta(half, half)
-    theta = torch.empty_like(flat_kappa)
-    pending = torch.arange(flat_kappa.numel(), device=kappa.device)
-    while pending.numel() > 0:
-        kp, bp, x0p, cp = flat_kappa[pending], b[pending], x0[pending], c[pending]
-        z = proposal.sample(pending.shape)
+
+    def propose(pending: Tensor | None) -> tuple[Tensor, Tensor]:
+        if pending is None:
+            kp, bp, x0p, cp = flat_kappa, b, x0, c
+        else:
+            kp, bp, x0p, cp = flat_kappa[pending], b[pending], x0[pending], c[pending]
+        z = proposal.sample(kp.shape)
         w = (1.0 - (1.0 + bp) * z) / (1.0 - (1.0 - bp) * z)
-        u = torch.rand(pending.shape, dtype=torch.float64, device=kappa.device)
+        u = torch.rand(kp.shape, dtype=torch.float64, device=kappa.device)
         accept = kp * w + (dim - 1.0) * torch.log(1.0 - x0p * w) - cp >= torch.log(u)
-        theta[pending[accept]] = 2.0 * torch.atan(torch.sqrt(bp * z / (1.0 - z)))[accept]
-        pending = pending[~accept]
+        return 2.0 * torch.atan(torch.sqrt(bp * z / (1.0 - z))), accept
+
+    theta = rejection_sample(propose, flat_kappa, "Wood's von Mises-Fisher sampler")
     return theta.reshape(shape)
