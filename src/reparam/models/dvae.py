@@ -29,12 +29,8 @@ per-example proxy of the variance objective of Grathwohl et al., 2018), folded
 into their gradient so that one ``backward`` trains everything.
 
 Temperatures (relaxed estimators only): an estimator given *by name* gets the
-model's schedule ``tau = max(min_temperature, temperature * exp(-anneal_rate *
-step))``; the floor only stops the annealing, so it may not exceed
-``temperature`` (its default, 0.5, gives way to a lower ``temperature`` when
-nothing anneals). An estimator given *as an object* keeps its own temperature
-(a number, or a schedule its owner advances), and the model's temperature
-options must then be left unset.
+model's schedule, whose floor only stops the annealing; one given *as an
+object* keeps its own temperature (rules in ``reparam.models._temperatures``).
 
 >>> import torch
 >>> _ = torch.manual_seed(0)
@@ -57,18 +53,16 @@ from torch.distributions import Bernoulli, Distribution, Independent, OneHotCate
 
 from reparam.estimators import (
     Estimator,
-    ExponentialAnnealing,
     applicable_estimators,
     expectation,
     resolve_estimator,
 )
-from reparam.estimators._temperature import check_temperature
+from reparam.models._temperatures import MIN_TEMPERATURE as MIN_TEMPERATURE
+from reparam.models._temperatures import schedule_for
 from reparam.training import LatentVariableModel
 
 LATENTS = ("bernoulli", "categorical")
 VARIABLES, CLASSES, UNITS = 20, 10, 200
-TEMPERATURE, MIN_TEMPERATURE = 1.0, 0.5
-"""Defaults: the initial temperature and the floor of its annealing."""
 
 
 def mlp(sizes: Sequence[int]) -> nn.Sequential:
@@ -93,8 +87,8 @@ class DiscreteVAE(LatentVariableModel):
         temperature, anneal_rate, min_temperature: for a relaxed estimator given
             by name, ``tau = max(min_temperature, temperature * exp(-anneal_rate *
             step))`` with ``step`` the number of training steps taken (a buffer
-            of the model, so it is checkpointed); defaults 1, 0 and 0.5 (see the
-            module docstring). Ignored by estimators without a temperature;
+            of the model, so it is checkpointed); defaults 1, 0 and 0.5 (see
+            ``reparam.models._temperatures``). Ignored by estimators without a temperature;
             refused with one given as an object (it keeps its own).
     """
 
@@ -131,7 +125,7 @@ class DiscreteVAE(LatentVariableModel):
             "anneal_rate": anneal_rate,
             "min_temperature": min_temperature,
         }
-        self.schedule = _schedule_for(estimator, self.estimator, options)
+        self.schedule = schedule_for(estimator, self.estimator, options)
         self.steps: Tensor
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
         widths = [int(w) for w in hidden]
@@ -212,60 +206,6 @@ def estimators_for(latent: str) -> list[str]:
     ['score', 'score-loo', 'gumbel-softmax', 'st-gumbel-softmax', 'straight-through', 'relax']
     """
     return applicable_estimators(posterior(latent, torch.zeros(1, UNITS)))
-
-
-def _schedule_for(
-    given: str | Estimator, estimator: Estimator, options: dict[str, float | None]
-) -> ExponentialAnnealing | None:
-    """The model's temperature schedule, installed in ``estimator`` if the model owns it."""
-    chosen = {name: value for name, value in options.items() if value is not None}
-    if not isinstance(given, str) and estimator.temperature is not None:
-        if chosen:
-            raise ValueError(
-                f"{estimator!r} brings its own temperature, so the model's "
-                f"{', '.join(chosen)} would be ignored; leave them unset, or pass the "
-                f"estimator by name (estimator={estimator.name!r}) to use them"
-            )
-        return None
-    schedule = annealing(**options)
-    if estimator.temperature is None:  # nothing to relax: the options are only checked
-        return None
-    estimator.temperature = schedule
-    return schedule
-
-
-def annealing(
-    temperature: float | None = None,
-    anneal_rate: float | None = None,
-    min_temperature: float | None = None,
-) -> ExponentialAnnealing:
-    """The schedule of the model's temperature options (``None``: the default).
-
-    The floor applies only to the annealing: it must not exceed ``temperature``.
-    The default floor gives way to a lower ``temperature`` when ``anneal_rate``
-    is 0, and is refused with a lower one when something anneals.
-
-    >>> annealing(temperature=0.1)()
-    0.1
-    """
-    initial = TEMPERATURE if temperature is None else temperature
-    rate = 0.0 if anneal_rate is None else anneal_rate
-    check_temperature(initial, "temperature (--temperature)")
-    if not (rate >= 0 and math.isfinite(rate)):
-        raise ValueError(f"anneal_rate (--anneal-rate) must be a finite number >= 0, got {rate}")
-    if min_temperature is not None:
-        check_temperature(min_temperature, "min_temperature (--min-temperature)")
-    floor = min_temperature
-    if floor is None:
-        floor = MIN_TEMPERATURE if rate > 0 else min(MIN_TEMPERATURE, initial)
-    if floor > initial:
-        default = " (the default)" if min_temperature is None else ""
-        raise ValueError(
-            f"min_temperature (--min-temperature) {floor}{default} is above temperature "
-            f"(--temperature) {initial}: the floor of the annealing would replace the "
-            f"starting temperature. Pass min_temperature <= {initial}."
-        )
-    return ExponentialAnnealing(initial, rate, floor)
 
 
 def _logits(q: Distribution) -> Tensor:
