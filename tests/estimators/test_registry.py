@@ -93,3 +93,13 @@ def test_registry_entries_are_estimators_with_their_class_facts() -> None:
         assert isinstance(estimator.unbiased, bool), name
         assert estimator.min_samples >= 1, name
         assert type(factory()) is type(estimator), name
+
+
+def test_registered_estimators_are_re_exported() -> None:
+    """Step 3 of adding an estimator (``reparam.estimators`` docstring): both re-exports."""
+    for name, factory in ESTIMATORS.items():
+        cls = type(factory())
+        for module in (reparam, reparam.estimators):
+            assert getattr(module, cls.__name__, None) is cls, (
+                f"{name!r}: add `{cls.__name__}` to {module.__name__}'s re-exports"
+            )

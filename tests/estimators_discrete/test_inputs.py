@@ -9,7 +9,16 @@ from torch.distributions import Bernoulli, Categorical, Independent, Normal, One
 import reparam
 from reparam.estimators import EstimatorError, UnsupportedDistributionError
 
-DISCRETE = ["gumbel-softmax", "st-gumbel-softmax", "straight-through", "arm", "disarm", "relax"]
+DISCRETE = [  # the registered estimators for discrete variables only
+    name
+    for name, factory in reparam.ESTIMATORS.items()
+    if factory().supports(Bernoulli(logits=torch.zeros(2)))
+    and not factory().supports(Normal(torch.zeros(2), 1.0))
+]
+
+
+def test_the_discrete_estimators_are_found_in_the_registry() -> None:
+    assert {"gumbel-softmax", "straight-through", "arm", "relax"} <= set(DISCRETE)
 
 
 @pytest.mark.parametrize("name", DISCRETE)

@@ -11,18 +11,15 @@ from reparam.cli._training import (
     add_train_arguments,
     train_command,
 )
-from reparam.models.dvae import LATENTS
+from reparam.estimators import ESTIMATORS
+from reparam.models.dvae import LATENTS, MIN_TEMPERATURE, estimators_for
 
-DISCRETE_ESTIMATORS = (
-    "gumbel-softmax",
-    "st-gumbel-softmax",
-    "straight-through",
-    "score",
-    "score-loo",
-    "arm",
-    "disarm",
-    "relax",
+SUPPORTED = {latent: estimators_for(latent) for latent in LATENTS}
+DISCRETE_ESTIMATORS = tuple(
+    name for name in ESTIMATORS if any(name in names for names in SUPPORTED.values())
 )
+"""Every registered estimator that supports the codes of some ``--latent``, in registry order."""
+RELAXED = tuple(name for name in DISCRETE_ESTIMATORS if ESTIMATORS[name]().temperature is not None)
 MODEL_KEYS = (
     "latent",
     "estimator",
@@ -54,8 +51,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     model.add_argument(
         "--estimator",
         choices=DISCRETE_ESTIMATORS,
-        help="gradient estimator for the discrete codes (default gumbel-softmax); "
-        "arm and disarm need --latent bernoulli",
+        help="gradient estimator for the discrete codes (default gumbel-softmax)" + _restrictions(),
     )
     model.add_argument(
         "--hidden",
@@ -70,7 +66,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="samples of z per example (antithetic pairs for arm/disarm; default the "
         "estimator's minimum: 2 for score-loo, else 1)",
     )
-    relaxed = parser.add_argument_group("temperature (gumbel-softmax, st-gumbel-softmax)")
+    relaxed = parser.add_argument_group(f"temperature ({', '.join(RELAXED)})")
     relaxed.add_argument("--temperature", type=positive_float, help="initial tau (default 1)")
     relaxed.add_argument(
         "--anneal-rate",
@@ -78,7 +74,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="tau = max(min, initial * exp(-rate * step)); default 0 (fixed)",
     )
     relaxed.add_argument(
-        "--min-temperature", type=positive_float, help="floor of the annealing (default 0.5)"
+        "--min-temperature",
+        type=positive_float,
+        help=f"floor of the annealing, at most --temperature (default {MIN_TEMPERATURE}; "
+        "without --anneal-rate the temperature stays at --temperature, however low)",
     )
     add_train_arguments(parser, "dvae")
     parser.set_defaults(target="binary")
@@ -94,6 +93,16 @@ def _widths(text: str) -> list[int]:
         return [parse(part.strip()) for part in text.split(",") if part.strip()]
     except argparse.ArgumentTypeError as error:
         raise argparse.ArgumentTypeError(f"hidden widths: {error}") from None
+
+
+def _restrictions() -> str:
+    """``; arm, disarm need --latent bernoulli``: estimators that some latents refuse."""
+    parts = []
+    for latent, names in SUPPORTED.items():
+        own = [name for name in names if not all(name in o for o in SUPPORTED.values())]
+        if own:
+            parts.append(f"; {', '.join(own)} need --latent {latent}")
+    return "".join(parts)
 
 
 def _non_negative(text: str) -> float:

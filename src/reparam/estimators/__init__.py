@@ -1,9 +1,36 @@
 """Gradient estimators for ``grad E_q[f]`` over ``torch.distributions`` objects.
 
 Every estimator follows one contract (see ``reparam.estimators._base``): it
-returns a per-sample surrogate whose value is ``f`` at the samples and whose
-gradient is the estimator's per-sample gradient term. Reference: Mohamed, Rosca,
-Figurnov and Mnih (2020), "Monte Carlo Gradient Estimation in Machine Learning".
+returns a per-sample surrogate whose value is ``f`` at exact samples of ``q``
+(an honest Monte Carlo estimate of ``E_q[f]``, also for the biased estimators)
+and whose gradient is the estimator's per-sample gradient term. What an
+estimator can do beyond that, it says itself: class facts (``name``,
+``unbiased``, ``min_samples``), a ``temperature`` (``None`` unless it relaxes)
+and a learned part (``trainable()``, ``training_term()``; ``None`` and zero
+unless it learns). Reference: Mohamed, Rosca, Figurnov and Mnih (2020), "Monte
+Carlo Gradient Estimation in Machine Learning".
+
+Adding an estimator, exactly:
+
+1. Write one module ``reparam/estimators/_<family>.py`` with a subclass of
+   :class:`Estimator`: the class facts, ``check_supports`` raising
+   :class:`UnsupportedDistributionError` (with the estimators that do apply in
+   mind), and ``surrogate`` keeping the contract above. A relaxation sets
+   ``self.temperature``; an estimator with parameters of its own overrides
+   ``trainable`` and ``training_term``.
+2. Add one entry, short name -> factory with default settings, to
+   ``ESTIMATORS`` in ``_registry.py``.
+3. Re-export the class: one line ``from reparam.estimators._<family> import X as X``
+   below, and one line ``from reparam.estimators import X as X`` in
+   ``reparam/__init__.py`` (the registry test checks both for every entry).
+4. Add its statistical test under ``tests/`` and declare the short name there in
+   ``COVERS_ESTIMATORS`` (``tests/estimators/test_registry.py`` fails until then).
+
+Nothing else names estimators by hand: ``expectation``'s error messages, the
+lab's default list and ``reparam lab --estimators``, the discrete VAE's
+``--estimator`` choices and its tests, and the temperature options all follow
+from the registry (``applicable_estimators``) and from the estimator's own
+answers, never from its type.
 """
 
 from reparam.estimators._arm import ARM as ARM

@@ -11,11 +11,20 @@ and Mnih, 2020, "Monte Carlo Gradient Estimation in Machine Learning", JMLR 21).
 An estimator draws ``S`` samples and returns a *per-sample surrogate*: a tensor
 ``h`` of shape ``[S, *batch_shape]`` with
 
-* value ``h[s] = f(z_s)``, so ``h.mean(0)`` is the Monte Carlo estimate of
-  ``E[f]``, and
+* value ``h[s] = f(z_s)`` at an *exact* sample ``z_s ~ q`` (for the antithetic
+  estimators, the mean of ``f`` over the ``s``-th pair of exact samples), so
+  ``h.mean(0)`` is an unbiased Monte Carlo estimate of ``E[f]`` whatever the
+  estimator, and
 * gradient ``grad h[s]`` equal to the estimator's ``s``-th gradient term, so
   ``grad h.mean(0)`` is the estimator itself and the individual terms are
   available for measuring variance.
+
+This holds for the biased estimators too. One whose gradient comes from ``f``
+at other points (a relaxation, ``GumbelSoftmax``) evaluates ``f`` at the exact
+samples as well and returns ``stop(f(z_s)) + (g_s - stop(g_s))``; the other
+objective, where it is wanted, is a separate method (``relaxed_surrogate``).
+Callers such as the models therefore never need to know which estimator they
+hold: the value is always an honest estimate.
 
 Batch elements are independent problems: the cost of batch element ``b`` must
 depend on the samples only through ``z[:, b]`` (``f`` may mix event dimensions,
@@ -31,7 +40,7 @@ from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 import torch
@@ -39,6 +48,7 @@ from torch import Tensor
 from torch.distributions import Distribution
 
 from reparam.estimators._errors import CostError, UnsupportedDistributionError
+from reparam.estimators._temperature import Temperature
 
 Cost = Callable[[Tensor], Tensor]
 """A cost function: samples ``[S, *batch_shape, *event_shape]`` to costs ``[S, *batch_shape]``."""
@@ -117,11 +127,20 @@ class Estimator(abc.ABC):
     * ``unbiased``: whether the gradient estimate is unbiased for ``grad E_q[f]``
       (relaxations and straight-through estimators are knowingly biased);
     * ``min_samples``: the least ``num_samples`` the estimator works with.
+
+    Two optional capabilities, with defaults meaning "none", so that code
+    holding an estimator asks it instead of testing its type:
+
+    * ``temperature``: the relaxation temperature (a number, or a callable read
+      at every call), settable; ``None`` for estimators that relax nothing;
+    * :meth:`trainable` and :meth:`training_term`: the estimator's own learned
+      part (RELAX's control variate) and how one ``backward`` trains it.
     """
 
     name: ClassVar[str]
     unbiased: ClassVar[bool]
     min_samples: ClassVar[int] = 1
+    temperature: Temperature | None = None
 
     def check_supports(self, dist: Distribution) -> None:  # noqa: B027 - optional hook
         """Raise :class:`UnsupportedDistributionError` when ``dist`` is not supported."""
@@ -137,6 +156,24 @@ class Estimator(abc.ABC):
     @abc.abstractmethod
     def surrogate(self, f: Cost, dist: Distribution, num_samples: int) -> Tensor:
         """The per-sample surrogate ``h`` of shape ``[num_samples, *dist.batch_shape]``."""
+
+    def trainable(self) -> torch.nn.Module | None:
+        """The estimator's own learned part, or ``None`` (the default: nothing to learn).
+
+        A model that owns the estimator registers it as a submodule, so that its
+        optimizer and checkpoints include it, and adds :meth:`training_term` to
+        its loss.
+        """
+        return None
+
+    def training_term(self, objective: Tensor, wrt: Sequence[Tensor]) -> Tensor:
+        """A zero-valued scalar that, added to ``objective``, also trains :meth:`trainable`.
+
+        ``objective`` is a scalar built with this estimator and ``wrt`` the
+        tensors whose gradient estimate it is about (e.g. a posterior's logits).
+        The default, for estimators with nothing to learn, is a constant zero.
+        """
+        return objective.new_zeros(())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

@@ -114,13 +114,3 @@ def gumbel(u: Tensor) -> Tensor:
     logarithm is finite.
     """
     return -torch.log(-torch.log(u))
-
-
-def check_temperature(temperature: float | Tensor) -> None:
-    """Raise ``ValueError`` unless ``temperature`` is a finite number > 0."""
-    value = float(temperature.detach()) if isinstance(temperature, Tensor) else temperature
-    if not value > 0 or value == float("inf"):
-        raise ValueError(
-            f"temperature must be a finite number > 0, got {value}; a relaxation "
-            "needs a positive temperature (small values approach the discrete samples)"
-        )

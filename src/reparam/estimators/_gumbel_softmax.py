@@ -11,16 +11,20 @@ differentiable in ``log p`` (Jang, Gu and Poole, 2017; Maddison, Mnih and Teh,
 noise ``L = log u - log(1 - u)`` is the binary Concrete (RelaxedBernoulli)
 sample ``y = sigmoid((phi + L) / tau)``.
 
-:class:`GumbelSoftmax` evaluates ``f`` at ``y`` and differentiates through it: an
-unbiased estimator of the gradient of the *relaxed* objective ``E[f(y)]``, hence a
-**biased** estimator of ``grad E[f(z)]`` (the bias vanishes as ``tau -> 0`` while
-the variance grows). :class:`StraightThroughGumbelSoftmax` evaluates ``f`` at the
-hard sample ``z = H(y)`` (an exact sample of ``q``) and takes the gradient as if
-``z`` were ``y``: also **biased**.
+:class:`GumbelSoftmax` differentiates ``f(y)``: an unbiased estimator of the
+gradient of the *relaxed* objective ``E[f(y)]``, hence a **biased** estimator of
+``grad E[f(z)]`` (the bias vanishes as ``tau -> 0`` while the variance grows).
+Its surrogate's value follows the package's contract: ``f`` at the exact sample
+``z = H(y)`` of the same noise (a second call of ``f``, without gradient), so
+``stop(f(z)) + (f(y) - stop(f(y)))``; :meth:`GumbelSoftmax.relaxed_surrogate`
+gives the relaxed objective itself, value ``f(y)``, with the same gradient.
+:class:`StraightThroughGumbelSoftmax` evaluates ``f`` only at ``z`` and takes the
+gradient as if ``z`` were ``y``: also **biased**.
 
 Shapes: ``f`` receives ``[S, *logits.shape]``: values in ``(0, 1)`` for
 Bernoulli, relaxed one-hot vectors over the last axis (``K`` classes) for
-``OneHotCategorical`` *and* ``Categorical`` (see ``reparam.estimators._discrete``).
+``OneHotCategorical`` *and* ``Categorical`` (see ``reparam.estimators._discrete``),
+and the exact samples (0/1, one-hot) of the same shape.
 Everything is computed from logits and log-uniforms with PyTorch's stable
 sigmoid and softmax, so samples and gradients stay finite for logits in
 ``[-50, 50]`` and temperatures down to 0.01 in float32.
@@ -64,10 +68,12 @@ def harden(view: DiscreteView, perturbed: Tensor) -> Tensor:
 
 
 class GumbelSoftmax(Estimator):
-    """Gumbel-softmax / Concrete: ``f`` at relaxed samples, differentiated through them.
+    """Gumbel-softmax / Concrete: the gradient of ``f`` at relaxed samples, the value at exact ones.
 
-    **Biased** for ``grad E_q[f(z)]``: it is the pathwise gradient of the relaxed
-    objective ``E[f(y)]``. The surrogate's value is ``f(y_s)``, not ``f(z_s)``.
+    **Biased** for ``grad E_q[f(z)]``: the gradient is the pathwise gradient of
+    the relaxed objective ``E[f(y)]``. The surrogate's value is ``f(z_s)`` at the
+    exact sample ``z_s = H(y_s)``, as for every estimator; ``f`` is called twice,
+    at ``y`` (with gradient), then at ``z`` (without).
 
     Args:
         temperature: ``tau > 0``, or a callable returning it (e.g.
@@ -76,9 +82,13 @@ class GumbelSoftmax(Estimator):
     >>> import torch
     >>> from torch.distributions import OneHotCategorical
     >>> logits = torch.zeros(2, 3, requires_grad=True)
-    >>> h = GumbelSoftmax(0.5).surrogate(lambda y: y[..., 0], OneHotCategorical(logits=logits), 4)
-    >>> h.shape  # f saw relaxed one-hot samples of shape [4, 2, 3]
-    torch.Size([4, 2])
+    >>> dist = OneHotCategorical(logits=logits)
+    >>> h = GumbelSoftmax(0.5).surrogate(lambda y: y[..., 0], dist, 4)
+    >>> h.shape, bool(((h == 0) | (h == 1)).all())  # values of f at one-hot samples
+    (torch.Size([4, 2]), True)
+    >>> relaxed = GumbelSoftmax(0.5).relaxed_surrogate(lambda y: y[..., 0], dist, 4)
+    >>> bool(((relaxed > 0) & (relaxed < 1)).all())  # f at relaxed samples
+    True
     """
 
     name = "gumbel-softmax"
@@ -87,16 +97,31 @@ class GumbelSoftmax(Estimator):
     def __init__(self, temperature: Temperature = 1.0) -> None:
         if not callable(temperature):  # a schedule is checked each time it is read
             current_temperature(temperature)
-        self.temperature = temperature
+        self.temperature: Temperature = temperature
 
     def check_supports(self, dist: Distribution) -> None:
         discrete_view(dist, self.name)
 
     def surrogate(self, f: Cost, dist: Distribution, num_samples: int) -> Tensor:
         view = discrete_view(dist, self.name)
-        tau = current_temperature(self.temperature)
-        y = relax(view, perturbed_logits(view, num_samples), tau)
+        perturbed = perturbed_logits(view, num_samples)
+        relaxed = evaluate_cost(f, relax(view, perturbed, self._tau()), dist)
+        with torch.no_grad():
+            exact = evaluate_cost(f, harden(view, perturbed), dist)
+        return exact + (relaxed - relaxed.detach())
+
+    def relaxed_surrogate(self, f: Cost, dist: Distribution, num_samples: int) -> Tensor:
+        """The relaxed objective: value ``f(y_s)``, gradient as :meth:`surrogate`'s.
+
+        ``h.mean(0)`` estimates ``E[f(y)]`` (e.g. the relaxed ELBO of Maddison,
+        Mnih and Teh, 2017), not ``E_q[f(z)]``; one call of ``f``.
+        """
+        view = discrete_view(dist, self.name)
+        y = relax(view, perturbed_logits(view, num_samples), self._tau())
         return evaluate_cost(f, y, dist)
+
+    def _tau(self) -> float:
+        return current_temperature(self.temperature)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(temperature={self.temperature!r})"
@@ -122,8 +147,7 @@ class StraightThroughGumbelSoftmax(GumbelSoftmax):
 
     def surrogate(self, f: Cost, dist: Distribution, num_samples: int) -> Tensor:
         view = discrete_view(dist, self.name)
-        tau = current_temperature(self.temperature)
         perturbed = perturbed_logits(view, num_samples)
-        y = relax(view, perturbed, tau)
+        y = relax(view, perturbed, self._tau())
         z = harden(view, perturbed.detach()) + (y - y.detach())
         return evaluate_cost(f, z, dist)

@@ -1,6 +1,7 @@
 """Short names for the estimators, as used on the command line.
 
-Adding an estimator means adding its module and one entry here.
+Adding an estimator means adding its module and one entry here (the exact
+steps are in the package docstring, ``reparam.estimators``).
 """
 
 from __future__ import annotations

@@ -11,7 +11,11 @@ Choi, Wu, Roeder and Duvenaud (2018), "Backpropagation through the Void", eq. 8:
 is unbiased for ``grad E_q[f(b)]``, whatever ``psi``. Since ``E[g]`` does not
 depend on ``psi``, the variance is minimised by descending
 ``d/dpsi E[g^2]``: :meth:`RELAX.gradients` returns ``g`` together with the
-differentiable ``sum g^2`` to do that (Grathwohl et al., Algorithm 1).
+differentiable ``sum g^2`` to do that (Grathwohl et al., Algorithm 1), and
+:meth:`RELAX.training_term` folds that step into the objective itself, so that
+one ``backward`` trains the model and the control variate (what
+``reparam.models.dvae`` does). Both compute ``g`` and ``sum g^2`` the same way,
+in :meth:`RELAX.gradients`.
 
 The control variate is any module called as ``control_variate(z, f, categorical)``
 on the continuous ``z`` of shape ``[S, *logits.shape]`` and returning
@@ -37,6 +41,7 @@ from torch.distributions import Distribution
 from reparam.estimators._base import Cost, Estimator, evaluate_cost, magic_box
 from reparam.estimators._discrete import DiscreteView, discrete_view, uniform
 from reparam.estimators._gumbel_softmax import harden, perturbed_logits
+from reparam.estimators._temperature import check_temperature
 
 
 class ConcreteControlVariate(nn.Module):
@@ -53,8 +58,7 @@ class ConcreteControlVariate(nn.Module):
         self, temperature: float = 0.5, scale: float = 1.0, correction: nn.Module | None = None
     ) -> None:
         super().__init__()
-        if not (temperature > 0 and math.isfinite(temperature)):
-            raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
+        check_temperature(temperature)
         self.log_temperature = nn.Parameter(torch.tensor(math.log(temperature)))
         self.scale = nn.Parameter(torch.tensor(float(scale)))
         self.correction = correction
@@ -77,8 +81,10 @@ class RELAX(Estimator):
 
     with ``box_s = magic_box(log q(b_s))``: value ``f(b_s)``, gradient ``g_s``.
     Its gradient with respect to the control variate's own parameters estimates
-    zero; train those with :meth:`gradients` (and leave them out of the model's
-    ``backward``, e.g. ``loss.backward(inputs=model_params)``).
+    zero; train those either with :meth:`gradients` and an optimizer of their
+    own (leaving them out of the model's ``backward``, e.g.
+    ``loss.backward(inputs=model_params)``), or by adding :meth:`training_term`
+    to the loss, which makes one ``backward`` give them ``d/dpsi sum g^2``.
 
     Training both, one step (the control variate minimises ``E[g^2]``):
 
@@ -94,6 +100,12 @@ class RELAX(Estimator):
     >>> variance_loss.backward(inputs=list(estimator.control_variate.parameters()))
     >>> cv_opt.step()
     >>> logits.grad = grad  # then step the model's optimizer with this gradient
+
+    The same step folded into one ``backward`` (the logits' gradient is unchanged):
+
+    >>> objective = reparam.expectation(f, Bernoulli(logits=logits), estimator, 4).sum()
+    >>> loss = objective + estimator.training_term(objective, [logits])
+    >>> loss.backward()  # the control variate's .grad is d/dpsi sum g^2
     """
 
     name = "relax"
@@ -137,6 +149,32 @@ class RELAX(Estimator):
         grads = torch.autograd.grad(objective, list(params), create_graph=True)
         loss = sum((g.pow(2).sum() for g in grads), objective.new_zeros(()))
         return tuple(g.detach() for g in grads), loss
+
+    def trainable(self) -> nn.Module:
+        """The control variate: a model owning this estimator registers and optimizes it."""
+        return self.control_variate
+
+    def training_term(self, objective: Tensor, wrt: Sequence[Tensor]) -> Tensor:
+        """Zero-valued; in ``objective``'s ``backward`` it turns psi's gradient into ``d sum g^2``.
+
+        ``objective`` is a scalar built with this estimator, ``wrt`` the tensors
+        whose gradient estimate ``g`` should have a low variance (the logits, or
+        the parameters computing them). Added to ``objective``, the term leaves
+        the value and every other gradient unchanged and replaces the control
+        variate's own gradient of ``objective`` (which estimates zero) by the
+        gradient of :meth:`gradients`'s variance loss ``sum_i ||g_i||^2``.
+        """
+        params = [p for p in self.control_variate.parameters() if p.requires_grad]
+        if not params:
+            return objective.new_zeros(())
+        _, variance = self.gradients(objective, wrt)
+        wanted = torch.autograd.grad(variance, params, retain_graph=True)
+        given = torch.autograd.grad(objective, params, retain_graph=True, allow_unused=True)
+        term = objective.new_zeros(())
+        for p, w, h in zip(params, wanted, given, strict=True):
+            shift = w if h is None else w - h
+            term = term + (p * shift.detach()).sum()
+        return term - term.detach()
 
     def __repr__(self) -> str:
         return f"RELAX(control_variate={type(self.control_variate).__name__}(...))"

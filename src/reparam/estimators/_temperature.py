@@ -6,7 +6,11 @@ schedule of Jang, Gu and Poole (2017), ``tau_t = max(minimum, initial * exp(-rat
 its step ``t`` is the public attribute ``step``, advanced only when the caller
 calls :meth:`ExponentialAnnealing.advance` (typically once per optimizer step),
 so there is no hidden counter and the schedule can be saved and restored with
-the rest of a training state.
+the rest of a training state. The floor ``minimum`` only stops the annealing: it
+may not exceed ``initial``, so a schedule never starts above its own start.
+
+This module depends on nothing else in the package; the relaxed estimators and
+the RELAX control variate import their temperature checks from here.
 """
 
 from __future__ import annotations
@@ -14,10 +18,25 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from reparam.estimators._discrete import check_temperature
+from torch import Tensor
 
 Temperature = float | Callable[[], float]
 """A fixed temperature or a callable returning the current one."""
+
+
+def check_temperature(temperature: float | Tensor, name: str = "temperature") -> None:
+    """Raise ``ValueError`` unless ``temperature`` is a finite number > 0.
+
+    >>> check_temperature(0.0, "minimum")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: minimum must be a finite number > 0, got 0.0; ...
+    """
+    value = float(temperature.detach()) if isinstance(temperature, Tensor) else temperature
+    if not value > 0 or value == float("inf"):
+        raise ValueError(
+            f"{name} must be a finite number > 0, got {value}; a relaxation "
+            "needs a positive temperature (small values approach the discrete samples)"
+        )
 
 
 def current_temperature(temperature: Temperature) -> float:
@@ -29,6 +48,9 @@ def current_temperature(temperature: Temperature) -> float:
 
 class ExponentialAnnealing:
     """``tau = max(minimum, initial * exp(-rate * step))``, stepped explicitly.
+
+    ``minimum`` must not exceed ``initial``; with ``rate = 0`` the schedule is
+    the constant ``initial``.
 
     >>> schedule = ExponentialAnnealing(initial=1.0, rate=0.5, minimum=0.5)
     >>> schedule()
@@ -42,10 +64,15 @@ class ExponentialAnnealing:
     """
 
     def __init__(self, initial: float = 1.0, rate: float = 1e-4, minimum: float = 0.5) -> None:
-        check_temperature(initial)
-        check_temperature(minimum)
+        check_temperature(initial, "initial")
+        check_temperature(minimum, "minimum")
         if not (rate >= 0 and math.isfinite(rate)):
             raise ValueError(f"rate must be a finite number >= 0, got {rate}")
+        if minimum > initial:
+            raise ValueError(
+                f"minimum {minimum} is above initial {initial}: the floor of the annealing "
+                "would replace the starting temperature. Pass minimum <= initial."
+            )
         self.initial = initial
         self.rate = rate
         self.minimum = minimum

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution
 
-from reparam.estimators import ESTIMATORS, Cost, Estimator, resolve_estimator
+from reparam.estimators import Cost, Estimator, applicable_estimators, resolve_estimator
 from reparam.lab._comparison import Comparison
 from reparam.lab._custom import custom_problem
 from reparam.lab._measurement import NotApplicableError, measure, one_thread, time_per_estimate
@@ -126,7 +126,7 @@ def applicable(problem: Problem) -> list[str]:
     """The registered estimators' names that apply to ``problem``'s distribution."""
     with torch.random.fork_rng(devices=[]):
         _, dist = problem.build(problem.trial_parameters(1))
-    return [name for name, factory in ESTIMATORS.items() if factory().supports(dist)]
+    return applicable_estimators(dist)
 
 
 def _estimators(

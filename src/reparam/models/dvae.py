@@ -11,20 +11,26 @@ Generative model: a uniform prior over the codes and
 
 Per example the loss is ``-ELBO(x) = E_q[-log p(x | z)] + KL(q(z | x) || p(z))``.
 The KL is exact, ``sum (q log q) + (units) log(classes)``; the expectation goes
-through :func:`reparam.expectation` with any discrete estimator (see
-``reparam.estimators``). With the relaxed estimators the decoder sees relaxed
-codes during training; the *reported* loss is still an honest one-sample
-``-ELBO`` on exact discrete samples (a second decoder pass when the
-estimator's own value is a relaxed one, i.e. Gumbel-softmax).
+through :func:`reparam.expectation` with any estimator that supports the
+posterior (:func:`estimators_for` lists them, from the registry). With the
+relaxed estimators the decoder sees relaxed codes during training; the loss is
+still an honest one-sample ``-ELBO`` on exact discrete samples, because every
+estimator's value is ``f`` at exact samples (the estimators' contract).
 
 Encoder and decoder are MLPs ``784 - hidden... - 200`` and back; ``hidden=()``
 (the default) is the linear "784-200-784" model of the ARM and DisARM papers,
 ``hidden=(512, 256)`` a two-layer MLP like those of Jang, Gu and Poole (2017).
 
-RELAX's control variate is part of the model; its parameters are trained to
-minimise the summed squared gradient estimate with respect to the encoder's
-logits (a per-example proxy of the variance objective of Grathwohl et al.,
-2018), folded into their gradient so that one ``backward`` trains everything.
+An estimator's learned part (RELAX's control variate) is part of the model,
+as the submodule ``control_variate``; its parameters are trained by the
+estimator's :meth:`~reparam.estimators.Estimator.training_term` to minimise the
+summed squared gradient estimate with respect to the encoder's logits (a
+per-example proxy of the variance objective of Grathwohl et al., 2018), folded
+into their gradient so that one ``backward`` trains everything.
+
+Temperatures (relaxed estimators only): an estimator given *by name* gets the
+model's schedule, whose floor only stops the annealing; one given *as an
+object* keeps its own temperature (rules in ``reparam.models._temperatures``).
 
 >>> import torch
 >>> _ = torch.manual_seed(0)
@@ -46,14 +52,13 @@ from torch import Tensor, nn
 from torch.distributions import Bernoulli, Distribution, Independent, OneHotCategorical
 
 from reparam.estimators import (
-    RELAX,
     Estimator,
-    ExponentialAnnealing,
-    GumbelSoftmax,
-    StraightThroughGumbelSoftmax,
+    applicable_estimators,
     expectation,
     resolve_estimator,
 )
+from reparam.models._temperatures import MIN_TEMPERATURE as MIN_TEMPERATURE
+from reparam.models._temperatures import schedule_for
 from reparam.training import LatentVariableModel
 
 LATENTS = ("bernoulli", "categorical")
@@ -79,10 +84,12 @@ class DiscreteVAE(LatentVariableModel):
         hidden: hidden widths of the encoder (mirrored in the decoder).
         samples: samples (or antithetic pairs) per example; default the
             estimator's minimum.
-        temperature, anneal_rate, min_temperature: for the relaxed estimators,
-            ``tau = max(min_temperature, temperature * exp(-anneal_rate * step))``
-            with ``step`` the number of training steps taken (a buffer of the
-            model, so it is checkpointed).
+        temperature, anneal_rate, min_temperature: for a relaxed estimator given
+            by name, ``tau = max(min_temperature, temperature * exp(-anneal_rate *
+            step))`` with ``step`` the number of training steps taken (a buffer
+            of the model, so it is checkpointed); defaults 1, 0 and 0.5 (see
+            ``reparam.models._temperatures``). Ignored by estimators without a temperature;
+            refused with one given as an object (it keeps its own).
     """
 
     continuous_latents = False
@@ -93,9 +100,9 @@ class DiscreteVAE(LatentVariableModel):
         estimator: str | Estimator = "gumbel-softmax",
         hidden: Sequence[int] = (),
         samples: int | None = None,
-        temperature: float = 1.0,
-        anneal_rate: float = 0.0,
-        min_temperature: float = 0.5,
+        temperature: float | None = None,
+        anneal_rate: float | None = None,
+        min_temperature: float | None = None,
         input_dim: int = 784,
     ) -> None:
         super().__init__()
@@ -113,25 +120,25 @@ class DiscreteVAE(LatentVariableModel):
                 f"{self.estimator!r} needs samples >= {self.estimator.min_samples}, "
                 f"got {self.samples}"
             )
-        self.schedule = ExponentialAnnealing(temperature, anneal_rate, min_temperature)
+        options = {
+            "temperature": temperature,
+            "anneal_rate": anneal_rate,
+            "min_temperature": min_temperature,
+        }
+        self.schedule = schedule_for(estimator, self.estimator, options)
         self.steps: Tensor
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
-        if isinstance(self.estimator, GumbelSoftmax):
-            self.estimator.temperature = self.schedule
         widths = [int(w) for w in hidden]
         self.encoder = mlp([input_dim, *widths, UNITS])
         self.decoder = mlp([UNITS, *widths[::-1], input_dim])
-        if isinstance(self.estimator, RELAX):
-            self.control_variate = self.estimator.control_variate
-        self.estimator.check_supports(self.posterior(torch.zeros(1, input_dim)))
+        learned = self.estimator.trainable()
+        if learned is not None:
+            self.control_variate = learned
+        self.estimator.check_supports(posterior(latent, torch.zeros(1, UNITS)))
 
     def posterior(self, x: Tensor) -> Distribution:
         """``q(z | x)``, batch shape ``[B]``: event ``[200]`` or ``[20, 10]``."""
-        logits = self.encoder(x)
-        if self.latent == "bernoulli":
-            return Independent(Bernoulli(logits=logits, validate_args=False), 1)
-        logits = logits.reshape(*logits.shape[:-1], VARIABLES, CLASSES)
-        return Independent(OneHotCategorical(logits=logits, validate_args=False), 1)
+        return posterior(self.latent, self.encoder(x))
 
     def neg_log_likelihood(self, z: Tensor, x: Tensor) -> Tensor:
         """``-log p(x | z)`` summed over pixels: codes ``[S, B, *event]`` -> ``[S, B]``."""
@@ -150,36 +157,19 @@ class DiscreteVAE(LatentVariableModel):
         if not torch.is_grad_enabled():
             return self._sampled_nll(q, x) + kl
         if self.training:
-            self.schedule.step = int(self.steps)
+            if self.schedule is not None:
+                self.schedule.step = int(self.steps)
             self.steps += 1
         surrogate = expectation(
             lambda z: self.neg_log_likelihood(z, x), q, self.estimator, self.samples
         )
-        if isinstance(self.estimator, GumbelSoftmax) and not isinstance(
-            self.estimator, StraightThroughGumbelSoftmax
-        ):
-            with torch.no_grad():
-                honest = self._sampled_nll(q, x)
-            surrogate = honest + (surrogate - surrogate.detach())
-        if isinstance(self.estimator, RELAX) and self.training:
-            surrogate = surrogate + self._control_variate_step(surrogate, q) / x.shape[0]
+        if self.training and self.estimator.trainable() is not None:
+            term = self.estimator.training_term(surrogate.sum(), [_logits(q)])
+            surrogate = surrogate + term / x.shape[0]
         return surrogate + kl
 
     def _sampled_nll(self, q: Distribution, x: Tensor) -> Tensor:
         return self.neg_log_likelihood(q.sample(torch.Size([1])), x)[0]
-
-    def _control_variate_step(self, surrogate: Tensor, q: Distribution) -> Tensor:
-        """A zero-valued term whose gradient w.r.t. the control variate is ``d sum g^2``."""
-        logits = _logits(q)
-        params = [p for p in self.control_variate.parameters() if p.requires_grad]
-        (g,) = torch.autograd.grad(surrogate.sum(), logits, create_graph=True)
-        wanted = torch.autograd.grad(g.pow(2).sum(), params, retain_graph=True)
-        given = torch.autograd.grad(surrogate.sum(), params, retain_graph=True, allow_unused=True)
-        term = surrogate.new_zeros(())
-        for p, w, h in zip(params, wanted, given, strict=True):
-            shift = w if h is None else w - h
-            term = term + (p * shift.detach()).sum()
-        return term - term.detach()
 
     def log_weights(self, x: Tensor, k: int) -> Tensor:
         q = self.posterior(x)
@@ -199,6 +189,23 @@ class DiscreteVAE(LatentVariableModel):
             return torch.randint(0, 2, (n, UNITS), device=device).float()
         classes = torch.randint(0, CLASSES, (n, VARIABLES), device=device)
         return F.one_hot(classes, CLASSES).float().reshape(n, UNITS)
+
+
+def posterior(latent: str, logits: Tensor) -> Distribution:
+    """The posterior family of ``latent`` with encoder outputs ``logits`` ``[B, 200]``."""
+    if latent == "bernoulli":
+        return Independent(Bernoulli(logits=logits, validate_args=False), 1)
+    logits = logits.reshape(*logits.shape[:-1], VARIABLES, CLASSES)
+    return Independent(OneHotCategorical(logits=logits, validate_args=False), 1)
+
+
+def estimators_for(latent: str) -> list[str]:
+    """The registered estimators that support ``latent``'s posterior, in registry order.
+
+    >>> estimators_for("categorical")
+    ['score', 'score-loo', 'gumbel-softmax', 'st-gumbel-softmax', 'straight-through', 'relax']
+    """
+    return applicable_estimators(posterior(latent, torch.zeros(1, UNITS)))
 
 
 def _logits(q: Distribution) -> Tensor:
