@@ -3,7 +3,10 @@
 Every estimator follows one contract (see ``reparam.estimators._base``): it
 returns a per-sample surrogate whose value is ``f`` at the samples and whose
 gradient is the estimator's per-sample gradient term. Reference: Mohamed, Rosca,
-Figurnov and Mnih (2020), "Monte Carlo Gradient Estimation in Machine Learning".
+Figurnov and Mnih (2020), "Monte Carlo Gradient Estimation in Machine Learning". No estimator
+synchronises with the host, so they run inside ``torch.compile(fullgraph=True)``;
+costs are checked for nan and inf where that is free (eagerly on the CPU) or where
+asked (``check_finite=True``, :func:`finite_check`, ``reparam.strict()``).
 """
 
 from reparam.estimators._arm import ARM as ARM
@@ -23,6 +26,7 @@ from reparam.estimators._errors import EstimatorError as EstimatorError
 from reparam.estimators._errors import UnsupportedDistributionError as UnsupportedDistributionError
 from reparam.estimators._expectation import expectation as expectation
 from reparam.estimators._expectation import per_sample_gradients as per_sample_gradients
+from reparam.estimators._finite import finite_check as finite_check
 from reparam.estimators._gumbel_softmax import GumbelSoftmax as GumbelSoftmax
 from reparam.estimators._gumbel_softmax import (
     StraightThroughGumbelSoftmax as StraightThroughGumbelSoftmax,

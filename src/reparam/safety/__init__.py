@@ -2,4 +2,5 @@
 
 from reparam.safety._errors import GradientCutError as GradientCutError
 from reparam.safety._strict import deliberately_cut as deliberately_cut
+from reparam.safety._strict import is_strict as is_strict
 from reparam.safety._strict import strict as strict

@@ -15,6 +15,8 @@ It is implemented as a :class:`torch.overrides.TorchFunctionMode`, PyTorch's own
 mechanism for intercepting calls: nothing of torch is replaced, and outside the
 context nothing is intercepted at all. Estimators that sample without a gradient
 path on purpose (the score function) do so inside :func:`deliberately_cut`.
+Inside ``strict()`` the estimators also check the costs for nan and inf on every
+device, not only where it is free (see ``reparam.estimators._finite``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from torch.overrides import TorchFunctionMode
 from reparam.safety._errors import GradientCutError
 
 _deliberate = contextvars.ContextVar("reparam_deliberate_cut", default=False)
+_strict_active = contextvars.ContextVar("reparam_strict", default=False)
 
 _NON_DIFFERENTIABLE_SAMPLERS: dict[Callable[..., Any], str] = {
     torch.normal: "torch.normal",
@@ -80,7 +83,14 @@ _FIX_SAMPLE = (
 
 @contextlib.contextmanager
 def deliberately_cut() -> Iterator[None]:
-    """Sampling without a gradient path is intended here: :func:`strict` lets it pass."""
+    """Sampling without a gradient path is intended here: :func:`strict` lets it pass.
+
+    Inside a region being compiled (``torch.compile``) it does nothing:
+    Dynamo cannot trace the setting of the context variable that marks it.
+    """
+    if torch.compiler.is_compiling():
+        yield
+        return
     token = _deliberate.set(True)
     try:
         yield
@@ -101,8 +111,24 @@ def strict() -> Iterator[None]:
     ...
     reparam.safety._errors.GradientCutError: Normal.sample() cuts the gradient to 'scale': ...
     """
-    with _StrictMode():
-        yield
+    token = _strict_active.set(True)
+    try:
+        with _StrictMode():
+            yield
+    finally:
+        _strict_active.reset(token)
+
+
+def is_strict() -> bool:
+    """Whether the calling code runs inside :func:`strict`.
+
+    >>> is_strict()
+    False
+    >>> with strict():
+    ...     is_strict()
+    True
+    """
+    return _strict_active.get()
 
 
 class _StrictMode(TorchFunctionMode):
