@@ -81,16 +81,19 @@ _FIX_SAMPLE = (
 )
 
 
-@contextlib.contextmanager
-def deliberately_cut() -> Iterator[None]:
+def deliberately_cut() -> contextlib.AbstractContextManager[None]:
     """Sampling without a gradient path is intended here: :func:`strict` lets it pass.
 
     Inside a region being compiled (``torch.compile``) it does nothing:
     Dynamo cannot trace the setting of the context variable that marks it.
     """
     if torch.compiler.is_compiling():
-        yield
-        return
+        return contextlib.nullcontext()
+    return _marked_deliberate()
+
+
+@contextlib.contextmanager
+def _marked_deliberate() -> Iterator[None]:
     token = _deliberate.set(True)
     try:
         yield
