@@ -4,19 +4,41 @@ A device-to-host copy is what a traced operation whose result depends on tensor
 *data* needs: a value read into Python (``.item()``, ``bool(t)``) or a shape
 that depends on values (a boolean mask, ``nonzero``). Dynamo gives such results
 *unbacked* symbols; :func:`host_reads` lists the operations that have them.
+
+Every compilation here runs inside :func:`unvalidated`: Dynamo turns argument
+validation of distributions off for the whole process at its first compilation,
+which would make later tests of validation depend on the order tests run in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 import torch._dynamo
 import torch._inductor.config
 from torch import Tensor
+from torch.distributions import Distribution
 from torch.fx.experimental.symbolic_shapes import free_unbacked_symbols
 
 Objective = Callable[..., Tensor]
+
+
+@contextlib.contextmanager
+def unvalidated() -> Iterator[None]:
+    """Argument validation of distributions off inside, restored after.
+
+    Dynamo turns it off for the whole process at its first compilation (and only
+    then); doing it here, and undoing it, keeps every test independent of the
+    order in which tests run.
+    """
+    previous = Distribution._validate_args
+    Distribution.set_default_validate_args(False)
+    try:
+        yield
+    finally:
+        Distribution.set_default_validate_args(previous)
 
 
 def host_reads(fn: Objective, *args: Tensor) -> list[str]:
@@ -34,7 +56,8 @@ def host_reads(fn: Objective, *args: Tensor) -> list[str]:
         return gm.forward
 
     torch._dynamo.reset()
-    torch.compile(fn, fullgraph=True, backend=backend)(*args)
+    with unvalidated():
+        torch.compile(fn, fullgraph=True, backend=backend)(*args)
     return found
 
 
@@ -51,7 +74,7 @@ def values_and_gradients(
     torch.manual_seed(seed)
     if compiled:
         torch._dynamo.reset()
-        with torch._inductor.config.patch(fallback_random=True):
+        with torch._inductor.config.patch(fallback_random=True), unvalidated():
             value = torch.compile(fn, fullgraph=True)(*args)
     else:
         value = fn(*args)

@@ -10,6 +10,14 @@ function through ``log_prob``):
   ``kl_divergence(VonMisesFisher, HypersphericalUniform)``;
 * :class:`MixtureSameFamily` with ``rsample``;
 * :class:`TruncatedNormal`, stable far in the tails.
+
+``torch.compile(fullgraph=True)``: ``rsample`` of :class:`TruncatedNormal`,
+:class:`MixtureSameFamily` (univariate and diagonal-Gaussian components) and
+:class:`HypersphericalUniform` compiles, with eager's values and gradients.
+:class:`VonMises` and :class:`VonMisesFisher` do not: their rejection samplers
+(Best-Fisher, Wood) repeat until every draw is accepted, a number of rounds only
+the data decide, and ``VonMises`` picks its gradient formula by reading the
+concentration on the host; both also synchronise with a GPU on every draw.
 """
 
 from reparam.distributions._hyperspherical_uniform import (

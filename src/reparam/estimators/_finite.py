@@ -31,7 +31,8 @@ anyway (for logging) or whose optimizer skips non-finite steps (fused Adam's
 
 PyTorch's own argument validation (``validate_args``, on by default) also reads
 parameters and samples on the host; construct distributions with
-``validate_args=False`` where no step may synchronise.
+``validate_args=False`` where no step may synchronise. (``torch.compile`` turns
+that validation off for the whole process at its first compilation.)
 """
 
 from __future__ import annotations
