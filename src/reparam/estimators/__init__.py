@@ -3,10 +3,12 @@
 Every estimator follows one contract (see ``reparam.estimators._base``): it
 returns a per-sample surrogate whose value is ``f`` at the samples and whose
 gradient is the estimator's per-sample gradient term. Reference: Mohamed, Rosca,
-Figurnov and Mnih (2020), "Monte Carlo Gradient Estimation in Machine Learning". No estimator
-synchronises with the host, so they run inside ``torch.compile(fullgraph=True)``;
-costs are checked for nan and inf where that is free (eagerly on the CPU) or where
-asked (``check_finite=True``, :func:`finite_check`, ``reparam.strict()``).
+Figurnov and Mnih (2020), "Monte Carlo Gradient Estimation in Machine Learning".
+
+No estimator synchronises with the host, so they run inside
+``torch.compile(fullgraph=True)``; costs are checked for nan and inf where that is
+free (eagerly on the CPU) or where asked (``check_finite=True``,
+:func:`finite_check`, ``reparam.strict()``).
 """
 
 from reparam.estimators._arm import ARM as ARM

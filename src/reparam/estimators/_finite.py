@@ -5,8 +5,9 @@ raise :class:`CostError` on one, naming how many there are. The check has to rea
 the costs on the host. For costs on the CPU that read is free; for costs in a
 GPU's memory it is a device-to-host copy that waits for every queued kernel,
 stalling the stream at every call; inside a region that ``torch.compile``
-traces it is impossible (``fullgraph=True`` fails on it). So by default the
-check runs only where it is free:
+traces, a decision in Python on a value of the data breaks the graph
+(``fullgraph=True`` fails on it). So by default the check runs only where it is
+free:
 
 ===============================================  =================================
 where ``f`` is evaluated                         costs checked for nan and inf?
@@ -22,12 +23,14 @@ synchronisation per evaluation of ``f``; ``check_finite=False`` or
 ``finite_check(False)`` skip the check on the CPU too. An explicit choice wins
 over ``strict()``.
 
-An unchecked non-finite cost is not lost. Every estimator's surrogate has the
-cost itself as its value at a sample (the other terms are exact zeros in value),
+An unchecked non-finite cost is not lost. The value of every estimator's
+surrogate at a sample is its cost (ARM and DisARM: the mean of a pair's), plus
+terms that are zero in value but products with the costs (``0 * inf`` is nan),
 so a nan or inf cost makes the value of ``expectation`` non-finite at that batch
-element, and so any loss built from it. A training loop that reads its loss
-anyway (for logging) or whose optimizer skips non-finite steps (fused Adam's
-``found_inf``) catches it there, without a synchronisation of its own.
+element, and so any loss built from it (tested for every registered estimator).
+A training loop that reads its loss anyway (for logging), or that skips
+non-finite steps on the device (e.g. with the ``found_inf`` flag fused Adam
+takes), catches it there, without a synchronisation of its own.
 
 PyTorch's own argument validation (``validate_args``, on by default) also reads
 parameters and samples on the host; construct distributions with

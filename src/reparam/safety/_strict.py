@@ -81,19 +81,16 @@ _FIX_SAMPLE = (
 )
 
 
-def deliberately_cut() -> contextlib.AbstractContextManager[None]:
+@contextlib.contextmanager
+def deliberately_cut() -> Iterator[None]:
     """Sampling without a gradient path is intended here: :func:`strict` lets it pass.
 
     Inside a region being compiled (``torch.compile``) it does nothing:
     Dynamo cannot trace the setting of the context variable that marks it.
     """
     if torch.compiler.is_compiling():
-        return contextlib.nullcontext()
-    return _marked_deliberate()
-
-
-@contextlib.contextmanager
-def _marked_deliberate() -> Iterator[None]:
+        yield
+        return
     token = _deliberate.set(True)
     try:
         yield
