@@ -117,4 +117,4 @@ def _checked_here(costs: Tensor) -> bool:
     choice = _choice.get()
     if choice is not None:
         return choice
-    return is_strict() or costs.device.type == "cpu"
+    return costs.is_cpu or is_strict()
