@@ -123,6 +123,13 @@ def test_the_comparison_tells_other_draws_apart() -> None:
             torch.testing.assert_close(got, want, **CLOSE)
 
 
+def test_turning_the_check_off_traces_too() -> None:
+    def objective(theta: Tensor) -> Tensor:
+        return reparam.expectation(lambda z: z**2, Normal(theta, 1.0), check_finite=False)
+
+    assert host_reads(objective, torch.zeros(3, dtype=DTYPE)) == []
+
+
 def test_asking_for_the_finiteness_check_while_compiling_says_why_not() -> None:
     def objective(theta: Tensor) -> Tensor:
         return reparam.expectation(lambda z: z**2, Normal(theta, 1.0), check_finite=True)
