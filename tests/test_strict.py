@@ -442,4 +442,4 @@ def test_strict_checks_only_the_thread_that_entered_it() -> None:
     with strict():
         assert _sample_in_a_thread(enter_strict=False) == ["passed"]
     assert _sample_in_a_thread(enter_strict=True) == ["raised"]
-    assert not reparam.safety.strict_active()
+    assert not reparam.safety.is_strict()

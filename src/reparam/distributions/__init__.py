@@ -16,6 +16,14 @@ past ``1e4`` (more in high dimensions) the von Mises(-Fisher) angle comes from i
 Gamma limit law, so samples sit at the mean direction within rounding as it
 grows. Rejection loops are bounded and raise :class:`RejectionLimitError` (a NaN
 concentration that escaped validation) instead of looping forever.
+
+``torch.compile(fullgraph=True)``: ``rsample`` of :class:`TruncatedNormal`,
+:class:`MixtureSameFamily` (univariate and diagonal-Gaussian components) and
+:class:`HypersphericalUniform` compiles, with eager's values and gradients.
+:class:`VonMises` and :class:`VonMisesFisher` do not: their rejection samplers
+(Best-Fisher, Wood) repeat until every draw is accepted, a number of rounds only
+the data decide, and ``VonMises`` picks its gradient formula by reading the
+concentration on the host; both also synchronise with a GPU on every draw.
 """
 
 from reparam.distributions._hyperspherical_uniform import (

@@ -53,8 +53,10 @@ class MixtureSameFamily(torch.distributions.MixtureSameFamily):
     def rsample(self, sample_shape: _SampleShape = ()) -> Tensor:
         normal = self._normal_components()
         base = None if normal is not None else self._check_reparameterizable()
+        # The base class named, not super(): Dynamo (torch 2.13) fails on a
+        # zero-argument super() inside two context managers.
         with torch.no_grad(), deliberately_cut():
-            x = super().sample(torch.Size(sample_shape))
+            x = torch.distributions.MixtureSameFamily.sample(self, torch.Size(sample_shape))
         if normal is not None:
             loc, scale = normal
             logits = self.mixture_distribution.logits

@@ -68,9 +68,8 @@ def _factors(x: Tensor, logits: Tensor, loc: Tensor, scale: Tensor) -> tuple[Ten
     # finite, where Phi(z) - F underflows to 0 and the product stays 0, not NaN.
     inv_density = log_norm_before.sub(log_norm).exp_().clamp_max_(torch.finfo(x.dtype).max)
     cdf = torch.mul(z, -math.sqrt(0.5)).erfc_().mul_(0.5)  # Phi(z), accurate in the lower tail
-    product = torch.empty_like(cdf)  # w_j Phi(z_j), with w_j = first, after[:, :-1]
-    torch.mul(cdf[:, :1], first, out=product[:, :1])
-    torch.mul(cdf[:, 1:], after[:, :-1], out=product[:, 1:])
+    # w_j Phi(z_j), with w_j = first, after[:, :-1]
+    product = torch.cat([cdf[:, :1] * first, cdf[:, 1:] * after[:, :-1]], dim=1)
     scaled = cdf.sub_(product.sum(0)).mul_(inv_density)  # (Phi(z_j) - F_j) / p_j
     scaled[:, :1].mul_(first)
     scaled[:, 1:].mul_(after[:, :-1])  # q_j / p_j

@@ -31,6 +31,11 @@ lab's default list and ``reparam lab --estimators``, the discrete VAE's
 ``--estimator`` choices and its tests, and the temperature options all follow
 from the registry (``applicable_estimators``) and from the estimator's own
 answers, never from its type.
+
+No estimator synchronises with the host, so they run inside
+``torch.compile(fullgraph=True)``; costs are checked for nan and inf where that is
+free (eagerly on the CPU) or where asked (``check_finite=True``,
+:func:`finite_check`, ``reparam.strict()``).
 """
 
 from reparam.estimators._arm import ARM as ARM
@@ -50,6 +55,7 @@ from reparam.estimators._errors import EstimatorError as EstimatorError
 from reparam.estimators._errors import UnsupportedDistributionError as UnsupportedDistributionError
 from reparam.estimators._expectation import expectation as expectation
 from reparam.estimators._expectation import per_sample_gradients as per_sample_gradients
+from reparam.estimators._finite import finite_check as finite_check
 from reparam.estimators._gumbel_softmax import GumbelSoftmax as GumbelSoftmax
 from reparam.estimators._gumbel_softmax import (
     StraightThroughGumbelSoftmax as StraightThroughGumbelSoftmax,

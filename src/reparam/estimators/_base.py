@@ -34,12 +34,19 @@ element.
 
 Estimators build ``h`` with the DiCE "magic box" (Foerster et al., 2018) where a
 score appears, so that second and higher derivatives are estimated correctly too.
+
+No estimator synchronises with the host: none reads a tensor's value in Python,
+so a call queues its work on the device and returns, and a function calling
+``expectation`` compiles with ``torch.compile(fullgraph=True)``. Costs go through
+:func:`evaluate_cost`, which checks their shape always and their finiteness
+where that costs no synchronisation (eagerly on the CPU) or where asked; a
+non-finite cost it does not check still makes ``h`` non-finite at its sample.
+The choice and its reasons are in ``reparam.estimators._finite``.
 """
 
 from __future__ import annotations
 
 import abc
-import math
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
@@ -48,6 +55,7 @@ from torch import Tensor
 from torch.distributions import Distribution
 
 from reparam.estimators._errors import CostError, UnsupportedDistributionError
+from reparam.estimators._finite import check_costs_finite
 from reparam.estimators._temperature import Temperature
 
 Cost = Callable[[Tensor], Tensor]
@@ -180,7 +188,12 @@ class Estimator(abc.ABC):
 
 
 def evaluate_cost(f: Cost, z: Tensor, dist: Distribution) -> Tensor:
-    """Call ``f`` on samples ``z`` and check the costs' shape and finiteness."""
+    """Call ``f`` on samples ``z`` and check the costs' shape and finiteness.
+
+    The shape is always checked (it needs no data). Finiteness is checked where
+    that needs no synchronisation, or where asked: see
+    ``reparam.estimators._finite``.
+    """
     costs = f(z)
     expected = z.shape[:1] + dist.batch_shape
     if not isinstance(costs, Tensor):
@@ -191,15 +204,5 @@ def evaluate_cost(f: Cost, z: Tensor, dist: Distribution) -> Tensor:
             f"for samples of shape {list(z.shape)}, got {list(costs.shape)}. "
             "Reduce over the event dimensions, not over samples or batch."
         )
-    # One cheap reduction decides the common case exactly: a nan or inf among the
-    # costs makes their sum non-finite. Only a non-finite sum (which finite costs
-    # can also give, by overflow) pays for the element-wise check.
-    if not math.isfinite(costs.detach().sum().item()) and not bool(
-        torch.isfinite(costs.detach()).all()
-    ):
-        bad = int((~torch.isfinite(costs.detach())).sum())
-        raise CostError(
-            f"f returned {bad} non-finite cost(s) (nan or inf) out of {costs.numel()}; "
-            "a gradient estimate built on them would be meaningless"
-        )
+    check_costs_finite(costs)
     return costs

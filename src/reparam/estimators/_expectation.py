@@ -11,6 +11,7 @@ from torch.distributions import Distribution
 
 from reparam.estimators._base import Cost, Estimator
 from reparam.estimators._errors import EstimatorError, UnsupportedDistributionError
+from reparam.estimators._finite import finite_check
 from reparam.estimators._registry import applicable_estimators, resolve_estimator
 
 
@@ -19,6 +20,8 @@ def expectation(
     dist: Distribution,
     estimator: str | Estimator = "pathwise",
     num_samples: int = 1,
+    *,
+    check_finite: bool | None = None,
 ) -> Tensor:
     """Monte Carlo estimate of ``E_{z ~ dist}[f(z)]`` whose gradient is ``estimator``'s.
 
@@ -29,13 +32,19 @@ def expectation(
         estimator: an :class:`Estimator` object or its short name (see
             ``reparam.estimators.ESTIMATORS``).
         num_samples: Monte Carlo samples ``S`` per batch element.
+        check_finite: raise :class:`CostError` on a nan or inf cost on every
+            device (``True``, one synchronisation per evaluation of ``f`` on a
+            GPU), or nowhere (``False``); by default only where it needs no
+            synchronisation: eagerly, on the CPU. Never inside ``torch.compile``
+            (see ``reparam.estimators._finite``).
 
     Returns:
         A tensor of shape ``dist.batch_shape``: the average of ``f`` over the
         samples, whose gradient (``.backward()`` or ``torch.autograd.grad``) with
         respect to everything the distribution's parameters and ``f`` depend on is
         the estimator of ``grad E[f]``. Batch elements stay independent: each gets
-        its own samples.
+        its own samples. It synchronises with nothing: the work is queued on
+        the device, and a non-finite cost makes its batch element non-finite.
 
     >>> import torch
     >>> from torch.distributions import Normal
@@ -46,7 +55,10 @@ def expectation(
     torch.Size([3])
     """
     resolved = _checked(estimator, dist, num_samples)
-    return resolved.surrogate(f, dist, num_samples).mean(0)
+    if check_finite is None:  # the common case, without a context manager's cost
+        return resolved.surrogate(f, dist, num_samples).mean(0)
+    with finite_check(check_finite):
+        return resolved.surrogate(f, dist, num_samples).mean(0)
 
 
 def per_sample_gradients(
@@ -55,13 +67,16 @@ def per_sample_gradients(
     params: Sequence[Tensor],
     estimator: str | Estimator = "pathwise",
     num_samples: int = 1,
+    *,
+    check_finite: bool | None = None,
 ) -> tuple[Tensor, ...]:
     """The estimator's gradient terms, one per sample: ``[num_samples, *param.shape]`` each.
 
     Term ``s`` is the gradient of sample ``s``'s surrogate summed over the batch;
     their mean over ``s`` is exactly the gradient of
     ``expectation(f, dist, estimator, num_samples).sum()``. Parameters that the
-    surrogate does not depend on get zeros.
+    surrogate does not depend on get zeros. ``check_finite`` is as in
+    :func:`expectation`.
 
     >>> import torch
     >>> from torch.distributions import Normal
@@ -71,7 +86,8 @@ def per_sample_gradients(
     tensor([3., 3., 3., 3.])
     """
     resolved = _checked(estimator, dist, num_samples)
-    totals = resolved.surrogate(f, dist, num_samples).reshape(num_samples, -1).sum(1)
+    with finite_check(check_finite):
+        totals = resolved.surrogate(f, dist, num_samples).reshape(num_samples, -1).sum(1)
     per_sample: list[list[Tensor]] = [[] for _ in params]
     for s in range(num_samples):
         grads = torch.autograd.grad(

@@ -21,7 +21,7 @@ from torch.distributions import Distribution
 
 from reparam.estimators._base import Cost, Estimator, evaluate_cost
 from reparam.estimators._errors import UnsupportedDistributionError
-from reparam.safety import check_cost_path, strict_active
+from reparam.safety import check_cost_path, is_strict
 
 
 class Pathwise(Estimator):
@@ -52,6 +52,6 @@ class Pathwise(Estimator):
         self.check_supports(dist)
         z = dist.rsample(torch.Size([num_samples]))
         costs = evaluate_cost(f, z, dist)
-        if strict_active():  # a graph walk, only when asked for
+        if is_strict():  # a graph walk, only when asked for
             check_cost_path(costs, z, dist, self.name)
         return costs

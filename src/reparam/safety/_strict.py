@@ -34,6 +34,9 @@ the thread that entered it. Sampling in other threads (a thread started inside
 the ``with`` block, a thread pool, ``DataLoader`` workers, which are processes)
 is not checked and never raises; enter ``strict()`` in each of them to check it
 there.
+
+Inside ``strict()`` the estimators also check the costs for nan and inf on every
+device, not only where it is free (see ``reparam.estimators._finite``).
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ from reparam.safety._frames import sampling_frames
 from reparam.safety._parameters import parameter_requiring_grad
 
 _deliberate = contextvars.ContextVar("reparam_deliberate_cut", default=False)
-_active = contextvars.ContextVar("reparam_strict", default=False)
+_strict_active = contextvars.ContextVar("reparam_strict", default=False)
 
 _NON_DIFFERENTIABLE_SAMPLERS: dict[Callable[..., Any], str] = {
     torch.normal: "torch.normal",
@@ -104,7 +107,14 @@ _FIX_SAMPLE = (
 
 @contextlib.contextmanager
 def deliberately_cut() -> Iterator[None]:
-    """Sampling without a gradient path is intended here: :func:`strict` lets it pass."""
+    """Sampling without a gradient path is intended here: :func:`strict` lets it pass.
+
+    Inside a region being compiled (``torch.compile``) it does nothing:
+    Dynamo cannot trace the setting of the context variable that marks it.
+    """
+    if torch.compiler.is_compiling():
+        yield
+        return
     token = _deliberate.set(True)
     try:
         yield
@@ -127,17 +137,26 @@ def strict() -> Iterator[None]:
     ...
     reparam.safety._errors.GradientCutError: Normal.sample() cuts the gradient to 'scale': ...
     """
-    token = _active.set(True)
+    token = _strict_active.set(True)
     try:
         with _StrictMode():
             yield
     finally:
-        _active.reset(token)
+        _strict_active.reset(token)
 
 
-def strict_active() -> bool:
-    """Whether this thread is inside :func:`strict` (for checks that cost time otherwise)."""
-    return _active.get()
+def is_strict() -> bool:
+    """Whether the calling code runs inside :func:`strict` (never while being compiled).
+
+    >>> is_strict()
+    False
+    >>> with strict():
+    ...     is_strict()
+    True
+    """
+    if torch.compiler.is_compiling():  # Dynamo cannot trace a context variable
+        return False
+    return _strict_active.get()
 
 
 class _StrictMode(TorchFunctionMode):
