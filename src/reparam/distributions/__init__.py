@@ -10,8 +10,13 @@ function through ``log_prob``):
   ``kl_divergence(VonMisesFisher, HypersphericalUniform)``;
 * :class:`MixtureSameFamily` with ``rsample``;
 * :class:`TruncatedNormal`, stable far in the tails.
+
+:func:`detach_parameters` rebuilds a distribution with its parameters' gradients
+stopped, for ``log q(z)`` as a function of ``z`` alone.
 """
 
+from reparam.distributions._detach import NotDetachableError as NotDetachableError
+from reparam.distributions._detach import detach_parameters as detach_parameters
 from reparam.distributions._hyperspherical_uniform import (
     HypersphericalUniform as HypersphericalUniform,
 )
