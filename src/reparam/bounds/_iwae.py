@@ -62,12 +62,14 @@ def iwae_bound(
         q: the posterior, any distribution with ``rsample`` (torch's or reparam's).
         num_samples: ``k >= 1`` importance samples per batch element; ``k = 1``
             gives the ELBO's one-sample estimate.
-        gradient: ``"standard"``, ``"stl"`` or ``"dreg"`` (see the module docstring
-            for each one's estimand): the estimator of the gradient with respect to
-            everything ``q``'s parameters were computed from. The gradient with
-            respect to ``log_joint``'s own parameters is the standard IWAE one in
-            all three cases. ``log_joint`` should reach ``q``'s parameters, if at
-            all, only through the samples.
+        gradient: the estimator of the gradient with respect to everything
+            ``q``'s parameters were computed from (details in the module docstring):
+            ``"standard"``, unbiased for ``grad_phi L_k``; ``"stl"``, unbiased for
+            the ELBO's gradient at ``k = 1`` but *biased* for ``grad_phi L_k`` when
+            ``k > 1``; ``"dreg"``, unbiased for ``grad_phi L_k``. The gradient with
+            respect to ``log_joint``'s own parameters is the standard IWAE one,
+            unbiased for ``grad_theta L_k``, in all three cases. ``log_joint``
+            should reach ``q``'s parameters, if at all, only through the samples.
 
     Returns:
         ``log (1/k) sum_i w_i`` of shape ``q.batch_shape``, an unbiased estimate of

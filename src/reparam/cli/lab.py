@@ -61,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
         print(format_list())
         return 0
     if args.problem is None:
-        raise UsageError(f"--problem is required; choose one of: {', '.join(PROBLEMS)}")
+        names = ", ".join([*PROBLEMS, _lab_iwae.NAME])
+        raise UsageError(f"--problem is required; choose one of: {names}")
     if args.problem == _lab_iwae.NAME:
         return _lab_iwae.run(args)
     problem = get_problem(args.problem, k=args.k)

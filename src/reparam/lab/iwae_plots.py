@@ -3,9 +3,10 @@
 Left: the inference network's parameters, right: the generative model's; one
 colour per gradient choice, one line style per parameter, error bars of one
 standard error of the SNR (``sqrt((1 + SNR^2 / 2) / n)`` for ``n`` normal
-estimates, by the delta method). Grey lines ``∝ sqrt(k)`` and ``∝ 1/sqrt(k)``:
-the rates Rainforth et al. (2018) derive for the generative model's and the
-standard inference-network gradient.
+estimates, by the delta method); an open circle marks an SNR below two standard
+errors, which the trials do not resolve (more trials would). Grey lines
+``∝ sqrt(k)`` and ``∝ 1/sqrt(k)``: the rates Rainforth et al. (2018) derive for
+the generative model's and the standard inference-network gradient.
 """
 
 from __future__ import annotations
@@ -32,12 +33,13 @@ def plot_iwae_snr(study: IWAEStudy, path: str | Path) -> Path:
     figure = new_figure(ncols=2, width=5.2, height=4.2)
     gradients = list(dict.fromkeys(row.estimator for row in study.rows))
     colors = {name: f"C{i}" for i, name in enumerate(gradients)}
-    for axes, names, title in zip(
-        figure.axes, (INFERENCE, GENERATIVE), ("inference network", "generative model"),
+    notes = ("", ",\nthe same for every choice")
+    for axes, names, title, note in zip(
+        figure.axes, (INFERENCE, GENERATIVE), ("inference network", "generative model"), notes,
         strict=True,
     ):  # fmt: skip
         _panel(axes, study.rows, names, colors)
-        axes.set_title(f"{title}: SNR of d L_k / d({', '.join(names)})", fontsize=9)
+        axes.set_title(f"{title}: SNR of d L_k / d({', '.join(names)}){note}", fontsize=9)
     figure.suptitle(f"{study.problem}: {study.summary}", fontsize=9)
     return save_figure(figure, path)
 
@@ -53,6 +55,8 @@ def _panel(axes: Axes, rows: Sequence[Row], names: Sequence[str], colors: dict[s
                 k, snr, yerr=se, color=color, ls=style, marker=".", capsize=2, lw=1.2,
                 label=f"{gradient}, {name}",
             )  # fmt: skip
+            unresolved = snr < 2 * np.array([snr_se(r) for r in mine])
+            axes.plot(k[unresolved], snr[unresolved], "o", mfc="white", color=color, ms=6)
     ks = np.array(sorted({r.num_samples for r in rows}), dtype=float)
     if len(ks) > 1:
         mid = float(np.exp(np.mean(np.log([r.snr for r in rows if r.snr > 0]))))
