@@ -50,7 +50,7 @@ def test_same_value_for_every_choice_on_the_same_draws(gradient: str) -> None:
     torch.testing.assert_close(iwae_bound(log_joint, q, 5, gradient), reference)  # type: ignore[arg-type]
 
 
-def test_no_gradient_needed_no_hook() -> None:
+def test_dreg_without_gradients_is_just_the_bound() -> None:
     q = Normal(torch.zeros(3), 1.0)
     assert not iwae_bound(lambda z: -z.square(), q, 4, "dreg").requires_grad
 
