@@ -84,9 +84,9 @@ def importance_log_weights(log_joint: LogJoint, q: Distribution) -> Callable[[in
     >>> x = torch.tensor(1.0)
     >>> log_joint = lambda z: Normal(0.0, 1.0).log_prob(z) + Normal(z, 1.0).log_prob(x)
     >>> q = Normal(torch.tensor(0.5), 1.0)  # the exact posterior is N(0.5, 0.5)
-    >>> bound = log_mean_exp_chunked(importance_log_weights(log_joint, q), 10**6)
+    >>> bound = log_mean_exp_chunked(importance_log_weights(log_joint, q), 10**5)
     >>> log_px = Normal(0.0, 2**0.5).log_prob(x)
-    >>> bool(abs(bound - log_px) < 1e-3)
+    >>> bool(abs(bound - log_px) < 0.01)  # its noise: about 1.2e-3
     True
     """
 
