@@ -8,6 +8,10 @@
 """
 
 from reparam import lab as lab
+from reparam.bounds import importance_log_weights as importance_log_weights
+from reparam.bounds import iwae_bound as iwae_bound
+from reparam.bounds import log_mean_exp_chunked as log_mean_exp_chunked
+from reparam.distributions import detach_parameters as detach_parameters
 from reparam.estimators import ARM as ARM
 from reparam.estimators import ESTIMATORS as ESTIMATORS
 from reparam.estimators import RELAX as RELAX

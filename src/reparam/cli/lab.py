@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from reparam.cli import _lab_iwae
 from reparam.cli._parser import UsageError, finite_float, int_at_least
 from reparam.lab import DEFAULT_SAMPLES, PROBLEMS, applicable, compare_problem, get_problem
 from reparam.lab._problems import takes_k
@@ -23,7 +24,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("--list", action="store_true", help="list the problems and exit")
-    parser.add_argument("--problem", metavar="NAME", help=f"one of: {', '.join(PROBLEMS)}")
+    parser.add_argument(
+        "--problem", metavar="NAME", help=f"one of: {', '.join([*PROBLEMS, _lab_iwae.NAME])}"
+    )
     parser.add_argument(
         "--estimators",
         type=_names,
@@ -59,7 +62,10 @@ def run(args: argparse.Namespace) -> int:
         print(format_list())
         return 0
     if args.problem is None:
-        raise UsageError(f"--problem is required; choose one of: {', '.join(PROBLEMS)}")
+        names = ", ".join([*PROBLEMS, _lab_iwae.NAME])
+        raise UsageError(f"--problem is required; choose one of: {names}")
+    if args.problem == _lab_iwae.NAME:
+        return _lab_iwae.run(args)
     problem = get_problem(args.problem, k=args.k)
     result = compare_problem(
         problem, args.estimators, num_samples=args.samples, trials=args.trials, seed=args.seed
@@ -80,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
 def format_list() -> str:
     """Per problem: name, what it is, the estimators that apply, those with exact variances."""
     lines = ["problems (reparam lab --problem NAME):"]
-    width = max(map(len, PROBLEMS))
+    width = max(map(len, [*PROBLEMS, _lab_iwae.NAME]))
     for name in PROBLEMS:
         problem = get_problem(name)
         k = "  [--k]" if takes_k(name) else ""
@@ -88,6 +94,7 @@ def format_list() -> str:
         lines.append(f"  {'':<{width}}  estimators: {', '.join(applicable(problem))}")
         exact = ", ".join(problem.per_sample_variances) or "none"
         lines.append(f"  {'':<{width}}  exact variances: {exact}")
+    lines += _lab_iwae.list_lines(width)
     return "\n".join(lines)
 
 

@@ -24,8 +24,13 @@ concentration that escaped validation) instead of looping forever.
 (Best-Fisher, Wood) repeat until every draw is accepted, a number of rounds only
 the data decide, and ``VonMises`` picks its gradient formula by reading the
 concentration on the host; both also synchronise with a GPU on every draw.
+
+:func:`detach_parameters` rebuilds a distribution with its parameters' gradients
+stopped, for ``log q(z)`` as a function of ``z`` alone.
 """
 
+from reparam.distributions._detach import NotDetachableError as NotDetachableError
+from reparam.distributions._detach import detach_parameters as detach_parameters
 from reparam.distributions._hyperspherical_uniform import (
     HypersphericalUniform as HypersphericalUniform,
 )

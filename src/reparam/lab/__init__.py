@@ -6,7 +6,9 @@ mean, bias (against an exact gradient, where known), variance, signal-to-noise
 ratio, time per estimate and variance x time; ``compare_problem(name)`` does
 the same for a built-in problem (see ``PROBLEMS``), whose exact gradients and,
 where they are known, exact per-sample variances (by numerical integration)
-come with it. ``plot_comparison`` draws variance against samples and the
+come with it. ``iwae_study`` measures the gradients of the importance-weighted
+bound against its number of samples ``k`` (``plot_iwae_snr`` draws their SNR).
+``plot_comparison`` draws variance against samples and the
 estimates' spread (matplotlib is imported only when it is called).
 
 >>> import torch
@@ -28,9 +30,13 @@ from reparam.lab._compare import compare as compare
 from reparam.lab._compare import compare_problem as compare_problem
 from reparam.lab._comparison import Comparison as Comparison
 from reparam.lab._comparison import Recommendation as Recommendation
+from reparam.lab._iwae_model import LinearGaussian as LinearGaussian
+from reparam.lab._iwae_study import IWAEStudy as IWAEStudy
+from reparam.lab._iwae_study import iwae_study as iwae_study
 from reparam.lab._measurement import NotApplicableError as NotApplicableError
 from reparam.lab._problem import Problem as Problem
 from reparam.lab._problems import PROBLEMS as PROBLEMS
 from reparam.lab._problems import get_problem as get_problem
 from reparam.lab._results import Row as Row
+from reparam.lab.iwae_plots import plot_iwae_snr as plot_iwae_snr
 from reparam.lab.plots import plot_comparison as plot_comparison
