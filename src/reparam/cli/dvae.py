@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from reparam.cli._parser import finite_float, int_at_least, positive_float
+from reparam.cli._parser import comma_list, finite_float, int_at_least, positive_float
 from reparam.cli._training import add_eval_parser, add_train_arguments, train_command
 from reparam.models.dvae import LATENTS, DiscreteVAE
 from reparam.training import LatentVariableModel
@@ -88,12 +88,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=lambda args: train_command(args, "dvae", MODEL_KEYS, build))
 
 
-def _widths(text: str) -> list[int]:
-    parse = int_at_least(1)
-    try:
-        return [parse(part.strip()) for part in text.split(",") if part.strip()]
-    except argparse.ArgumentTypeError as error:
-        raise argparse.ArgumentTypeError(f"hidden widths: {error}") from None
+_widths = comma_list(int_at_least(1), "hidden widths")
 
 
 def _non_negative(text: str) -> float:

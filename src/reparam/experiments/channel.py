@@ -92,6 +92,21 @@ class ChannelConfig:
             raise ValueError(f"init must be a finite number, got {self.init}")
 
 
+class ChannelDiverged(RuntimeError):
+    """``delta``, the loss or the gradient stopped being a finite number: the run stopped.
+
+    ``step`` is the gradient step (from 1) where it happened.
+    """
+
+    def __init__(self, step: int, what: str, lr: float) -> None:
+        super().__init__(
+            f"training diverged at step {step}: {what} (each step multiplies delta by "
+            f"1 - 2 lr mean(eps^2), which at lr {lr:g} grew without bound); stopped. "
+            "Try a smaller --lr"
+        )
+        self.step = step
+
+
 @dataclasses.dataclass(frozen=True)
 class ChannelStep:
     """One gradient step: the loss and gradients at ``delta`` before the update."""
@@ -125,6 +140,9 @@ class ChannelResult:
 def run_channel(config: ChannelConfig) -> ChannelResult:
     """Train ``delta`` by gradient descent; raises :class:`GradientCutError` for ``naive``.
 
+    Raises :class:`ChannelDiverged` as soon as the loss, the gradient or ``delta``
+    is not a finite number (a learning rate too large for the noise).
+
     The global random state is left as it was: the run draws from its own seed.
 
     >>> result = run_channel(ChannelConfig(mode="builtin", steps=100))
@@ -149,13 +167,22 @@ def run_channel(config: ChannelConfig) -> ChannelResult:
             y = _send(output, x, delta)
             loss = ((y - x) ** 2).mean()
             (grad,) = torch.autograd.grad(loss, delta)
-            history.append(
-                ChannelStep(step, loss.item(), delta.item(), grad.item(), 2 * delta.item())
-            )
+            row = ChannelStep(step, loss.item(), delta.item(), grad.item(), 2 * delta.item())
+            history.append(row)
+            _check_finite(step, config.lr, **{"the loss": row.loss, "the gradient": row.grad})
             with torch.no_grad():
                 delta -= config.lr * grad
+            _check_finite(step, config.lr, **{"delta after the update": delta.item()})
         final_loss = _loss_at(output, delta, config.samples, dtype)
+    _check_finite(config.steps, config.lr, **{"the loss after the last update": final_loss})
     return ChannelResult(config, history, delta.item(), final_loss)
+
+
+def _check_finite(step: int, lr: float, **values: float) -> None:
+    """Raise :class:`ChannelDiverged` at ``step`` for the first value that is not finite."""
+    for name, value in values.items():
+        if not math.isfinite(value):
+            raise ChannelDiverged(step, f"{name} is {value}", lr)
 
 
 def _send(output: Callable[[Tensor, Tensor], Tensor], x: Tensor, delta: Tensor) -> Tensor:
