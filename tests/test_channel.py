@@ -12,7 +12,7 @@ import torch
 from scipy import integrate, stats
 
 from reparam.cli import main
-from reparam.experiments.channel import ChannelConfig, run_channel
+from reparam.experiments.channel import ChannelConfig, ChannelDiverged, run_channel
 from tests.images import png_size
 from tests.stats import assert_mean
 
@@ -189,3 +189,72 @@ def test_library_rejects_invalid_settings() -> None:
         ChannelConfig(mode="magic")  # type: ignore[arg-type]
     with pytest.warns(RuntimeWarning, match="fixed point"):
         run_channel(ChannelConfig(init=0.0, steps=1))
+
+
+def test_a_diverging_run_stops_naming_the_step_and_the_fix(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # lr 10: each step multiplies delta by 1 - 20 eps^2, so |delta| overflows float32.
+    assert main(["channel", "--lr", "10"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "diverged at step " in err and "smaller --lr" in err and "Traceback" not in err
+    assert main(["channel", "--lr", "10", "--json"]) == 1
+    assert capsys.readouterr().out == ""  # no JSON with NaN in it, nor any other
+
+
+def test_divergence_is_caught_at_the_first_step_that_is_not_finite() -> None:
+    with pytest.raises(ChannelDiverged) as info:
+        run_channel(ChannelConfig(lr=10.0))
+    step = info.value.step
+    assert step > 2
+    with pytest.raises(ChannelDiverged):
+        run_channel(ChannelConfig(lr=10.0, steps=step))
+    # A shorter run is all finite: the check stopped at the first overflow, not later
+    # (step - 1 may already fail: the loss after its update is the next step's loss).
+    result = run_channel(ChannelConfig(lr=10.0, steps=step - 2))
+    assert all(math.isfinite(row.delta) and math.isfinite(row.loss) for row in result.history)
+    assert math.isfinite(result.final_delta) and math.isfinite(result.final_loss)
+
+
+def test_json_output_is_strict(capsys: pytest.CaptureFixture[str]) -> None:
+    def refuse(token: str) -> float:
+        raise ValueError(f"not JSON: {token}")
+
+    assert main(["channel", "--json", "--steps", "5"]) == 0
+    json.loads(capsys.readouterr().out, parse_constant=refuse)
+
+
+def test_seed_overflow_names_the_option(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["channel", "--seed", "99999999999999999999"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--seed" in err and "2**63" in err
+
+
+def test_plot_without_suffix_says_the_file_it_wrote(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["channel", "--steps", "3", "--plot", str(tmp_path / "noext")]) == 0
+    assert f"plot saved to {tmp_path / 'noext.png'}\n" in capsys.readouterr().out
+    assert png_size(tmp_path / "noext.png")
+    assert not (tmp_path / "noext").exists()
+
+
+@pytest.mark.parametrize("name", ["figs", "x.txt", "afile/x.png"])
+def test_bad_plot_paths_are_refused_before_the_run(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "figs").mkdir()
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["channel", "--plot", str(tmp_path / name)])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # nothing was run
+    assert len(captured.err.strip().splitlines()) == 1 and "--plot" in captured.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "figs"]
+    assert list((tmp_path / "figs").iterdir()) == []
