@@ -30,6 +30,22 @@ sys.argv = ["reparam", "channel", "--steps", "100000000"]
 runpy.run_module("reparam", run_name="__main__")
 """
 
+# Ctrl-C (twice) while torch is being imported, at start-up.
+WHILE_IMPORTING = """
+import importlib.abc, os, signal, sys
+
+class PressWhileImportingTorch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name in ("torch", "torch.nn"):
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+sys.meta_path.insert(0, PressWhileImportingTorch())
+sys.argv = ["reparam", "channel"]
+import _reparam_entry
+_reparam_entry.run()
+"""
+
 
 class InterruptedParser(Parser):
     def parse_args(self, *args: object, **kwargs: object) -> object:  # type: ignore[override]
@@ -48,5 +64,14 @@ def test_ctrl_c_twice_is_one_line_and_exit_130() -> None:
     done = subprocess.run(
         [sys.executable, "-c", TWICE], capture_output=True, text=True, timeout=120, cwd=REPO
     )
+    assert done.returncode == 130, done.stderr
+    assert done.stderr == "reparam: error: interrupted\n"
+
+
+def test_ctrl_c_while_importing_torch_is_one_line_and_exit_130() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", WHILE_IMPORTING],
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+    )  # fmt: skip
     assert done.returncode == 130, done.stderr
     assert done.stderr == "reparam: error: interrupted\n"
