@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,13 @@ import torch
 from scipy import integrate, stats
 
 from reparam.cli import main
-from reparam.experiments.channel import ChannelConfig, ChannelDiverged, run_channel
+from reparam.experiments.channel import (
+    ChannelConfig,
+    ChannelDiverged,
+    bytes_per_step,
+    run_channel,
+)
+from tests.conftest import REPO
 from tests.images import png_size
 from tests.stats import assert_mean
 
@@ -258,3 +266,36 @@ def test_bad_plot_paths_are_refused_before_the_run(
     assert len(captured.err.strip().splitlines()) == 1 and "--plot" in captured.err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "figs"]
     assert list((tmp_path / "figs").iterdir()) == []
+
+
+def test_samples_that_cannot_fit_in_memory_are_refused_before_the_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["channel", "--samples", str(10**13)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1 and f"--samples {10**13}" in err and "needs at least" in err
+
+
+# Peak resident memory of a two-step run, in a fresh process.
+PEAK_SCRIPT = """
+import resource, sys
+from reparam.experiments.channel import ChannelConfig, run_channel
+run_channel(ChannelConfig(steps=1, samples=2))
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+run_channel(ChannelConfig(steps=2, samples=int(sys.argv[1])))
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss is in KiB on Linux")
+def test_the_memory_estimate_is_below_the_measured_peak() -> None:
+    samples = 5_000_000
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_SCRIPT, str(samples)],
+        capture_output=True, text=True, timeout=120, check=True, cwd=REPO,
+    )  # fmt: skip
+    measured = int(done.stdout)
+    bound = bytes_per_step(ChannelConfig(samples=samples))
+    assert bound <= measured < 4 * bound, (bound, measured)

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from reparam._memory import memory_limit
 from reparam.lab import compare_problem, get_problem
 from reparam.lab._measurement import PILOT_TRIALS, TIMING_BATCH
 from reparam.lab._memory import (
@@ -14,7 +15,6 @@ from reparam.lab._memory import (
     TooLargeError,
     bytes_needed,
     check_memory,
-    memory_limit,
     trials_per_call,
 )
 from tests.conftest import REPO

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 
 from reparam._json import to_strict_json
+from reparam._memory import format_bytes, memory_limit
 from reparam.cli._parser import (
+    UsageError,
     finite_float,
     int_at_least,
     plot_path,
@@ -18,6 +20,7 @@ from reparam.experiments.channel import (
     ChannelConfig,
     ChannelDiverged,
     ChannelResult,
+    bytes_per_step,
     run_channel,
 )
 
@@ -58,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         samples=args.samples,
         dtype=args.dtype,
     )
+    _check_memory(config)
     try:
         result = run_channel(config)
     except ChannelDiverged as error:
@@ -74,6 +78,17 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"plot saved to {path}")
     return 0
+
+
+def _check_memory(config: ChannelConfig) -> None:
+    """Refuse a ``--samples`` whose every step cannot fit in this machine's memory."""
+    limit = memory_limit()
+    needed = bytes_per_step(config)
+    if limit is not None and needed > limit:
+        raise UsageError(
+            f"--samples {config.samples}: each step needs at least {format_bytes(needed)} of "
+            f"memory ({config.dtype}), more than the {format_bytes(limit)} here; use fewer samples"
+        )
 
 
 def format_table(result: ChannelResult) -> str:

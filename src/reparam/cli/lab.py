@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from reparam._json import to_strict_json
+from reparam._memory import format_bytes
 from reparam.cli._parser import (
     UsageError,
     comma_list,
@@ -14,7 +15,7 @@ from reparam.cli._parser import (
     seed_option,
 )
 from reparam.lab import DEFAULT_SAMPLES, PROBLEMS, applicable, compare_problem, get_problem
-from reparam.lab._memory import TooLargeError, format_bytes
+from reparam.lab._memory import TooLargeError
 from reparam.lab._problems import takes_k
 
 

@@ -18,17 +18,14 @@ so no call has fewer trials than the larger of those and ``trials``.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import torch
 
+from reparam._memory import format_bytes, memory_limit
 from reparam.lab._measurement import PILOT_TRIALS, TIMING_BATCH
 from reparam.lab._problem import Problem
 
 COPIES = 3
 """Numbers held per drawn number, at least (see the module docstring)."""
-CGROUP_LIMIT = Path("/sys/fs/cgroup/memory.max")
 
 
 class TooLargeError(ValueError):
@@ -78,28 +75,3 @@ def check_memory(
     needed = bytes_needed(problem, num_samples, trials)
     if needed > limit:
         raise TooLargeError(num_samples, trials_per_call(trials), needed, limit)
-
-
-def memory_limit() -> int | None:
-    """This machine's memory in bytes (a container's limit if lower), or ``None`` if unknown."""
-    try:
-        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return None
-    try:
-        text = CGROUP_LIMIT.read_text().strip()
-    except OSError:
-        return physical
-    return min(physical, int(text)) if text.isdigit() else physical
-
-
-def format_bytes(count: int) -> str:
-    """``count`` bytes in MB, GB or TB (powers of 10), three significant digits.
-
-    >>> format_bytes(153_600_000), format_bytes(2_458_000_000_000)
-    ('154 MB', '2.46 TB')
-    """
-    for unit, size in (("TB", 10**12), ("GB", 10**9)):
-        if count >= size:
-            return f"{count / size:.3g} {unit}"
-    return f"{count / 10**6:.3g} MB"
