@@ -213,6 +213,15 @@ def test_a_diverging_run_stops_naming_the_step_and_the_fix(
     assert capsys.readouterr().out == ""  # no JSON with NaN in it, nor any other
 
 
+def test_an_initial_delta_that_overflows_names_init_not_lr(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # (1e30 eps)^2 is beyond float32's largest number (3.4e38) at the first step.
+    assert main(["channel", "--init", "1e30"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "diverged at step 1" in err and "smaller --init" in err and "--lr" not in err
+
+
 def test_divergence_is_caught_at_the_first_step_that_is_not_finite() -> None:
     with pytest.raises(ChannelDiverged) as info:
         run_channel(ChannelConfig(lr=10.0))

@@ -98,12 +98,8 @@ class ChannelDiverged(RuntimeError):
     ``step`` is the gradient step (from 1) where it happened.
     """
 
-    def __init__(self, step: int, what: str, lr: float) -> None:
-        super().__init__(
-            f"training diverged at step {step}: {what} (each step multiplies delta by "
-            f"1 - 2 lr mean(eps^2), which at lr {lr:g} grew without bound); stopped. "
-            "Try a smaller --lr"
-        )
+    def __init__(self, step: int, what: str, fix: str) -> None:
+        super().__init__(f"training diverged at step {step}: {what}; {fix}")
         self.step = step
 
 
@@ -184,20 +180,37 @@ def run_channel(config: ChannelConfig) -> ChannelResult:
             (grad,) = torch.autograd.grad(loss, delta)
             row = ChannelStep(step, loss.item(), delta.item(), grad.item(), 2 * delta.item())
             history.append(row)
-            _check_finite(step, config.lr, **{"the loss": row.loss, "the gradient": row.grad})
+            first = _init_fix(config) if step == 1 else _lr_fix(config)
+            _check_finite(step, first, **{"the loss": row.loss, "the gradient": row.grad})
             with torch.no_grad():
                 delta -= config.lr * grad
-            _check_finite(step, config.lr, **{"delta after the update": delta.item()})
+            _check_finite(step, _lr_fix(config), **{"delta after the update": delta.item()})
         final_loss = _loss_at(output, delta, config.samples, dtype)
-    _check_finite(config.steps, config.lr, **{"the loss after the last update": final_loss})
+    _check_finite(config.steps, _lr_fix(config), **{"the loss after the last step": final_loss})
     return ChannelResult(config, history, delta.item(), final_loss)
 
 
-def _check_finite(step: int, lr: float, **values: float) -> None:
+def _check_finite(step: int, fix: str, **values: float) -> None:
     """Raise :class:`ChannelDiverged` at ``step`` for the first value that is not finite."""
     for name, value in values.items():
         if not math.isfinite(value):
-            raise ChannelDiverged(step, f"{name} is {value}", lr)
+            raise ChannelDiverged(step, f"{name} is {value}", fix)
+
+
+def _init_fix(config: ChannelConfig) -> str:
+    """At step 1 an overflowing loss comes from the initial delta, not from the steps."""
+    other = " or --dtype float64" if config.dtype == "float32" else ""
+    return (
+        f"delta^2 overflows {config.dtype} at the initial delta {config.init:g}: try a "
+        f"smaller --init{other}"
+    )
+
+
+def _lr_fix(config: ChannelConfig) -> str:
+    return (
+        "each step multiplies delta by 1 - 2 lr mean(eps^2), which at lr "
+        f"{config.lr:g} grew without bound: try a smaller --lr"
+    )
 
 
 def _send(output: Callable[[Tensor, Tensor], Tensor], x: Tensor, delta: Tensor) -> Tensor:
