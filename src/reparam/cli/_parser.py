@@ -146,6 +146,8 @@ def device_option(text: str) -> str:
     The name is returned as given; ``auto`` (CUDA when present, else the CPU) is
     left to the caller to resolve.
     """
+    if not text.startswith("cuda"):
+        return parse_device(text, cuda_devices=0)
     import torch
 
     return parse_device(text, torch.cuda.device_count())
