@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,13 @@ import torch
 from scipy import integrate, stats
 
 from reparam.cli import main
-from reparam.experiments.channel import ChannelConfig, run_channel
+from reparam.experiments.channel import (
+    ChannelConfig,
+    ChannelDiverged,
+    bytes_per_step,
+    run_channel,
+)
+from tests.conftest import REPO
 from tests.images import png_size
 from tests.stats import assert_mean
 
@@ -189,3 +197,114 @@ def test_library_rejects_invalid_settings() -> None:
         ChannelConfig(mode="magic")  # type: ignore[arg-type]
     with pytest.warns(RuntimeWarning, match="fixed point"):
         run_channel(ChannelConfig(init=0.0, steps=1))
+
+
+def test_a_diverging_run_stops_naming_the_step_and_the_fix(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # lr 10: each step multiplies delta by 1 - 20 eps^2, so |delta| overflows float32.
+    assert main(["channel", "--lr", "10"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "diverged at step " in err and "smaller --lr" in err and "Traceback" not in err
+    assert main(["channel", "--lr", "10", "--json"]) == 1
+    assert capsys.readouterr().out == ""  # no JSON with NaN in it, nor any other
+
+
+def test_an_initial_delta_that_overflows_names_init_not_lr(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # (1e30 eps)^2 is beyond float32's largest number (3.4e38) at the first step.
+    assert main(["channel", "--init", "1e30"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "diverged at step 1" in err and "smaller --init" in err and "--lr" not in err
+
+
+def test_divergence_is_caught_at_the_first_step_that_is_not_finite() -> None:
+    with pytest.raises(ChannelDiverged) as info:
+        run_channel(ChannelConfig(lr=10.0))
+    step = info.value.step
+    assert step > 2
+    with pytest.raises(ChannelDiverged):
+        run_channel(ChannelConfig(lr=10.0, steps=step))
+    # A shorter run is all finite: the check stopped at the first overflow, not later
+    # (step - 1 may already fail: the loss after its update is the next step's loss).
+    result = run_channel(ChannelConfig(lr=10.0, steps=step - 2))
+    assert all(math.isfinite(row.delta) and math.isfinite(row.loss) for row in result.history)
+    assert math.isfinite(result.final_delta) and math.isfinite(result.final_loss)
+
+
+def test_json_output_is_strict(capsys: pytest.CaptureFixture[str]) -> None:
+    def refuse(token: str) -> float:
+        raise ValueError(f"not JSON: {token}")
+
+    assert main(["channel", "--json", "--steps", "5"]) == 0
+    json.loads(capsys.readouterr().out, parse_constant=refuse)
+
+
+def test_seed_overflow_names_the_option(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["channel", "--seed", "99999999999999999999"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--seed" in err and "2**63" in err
+
+
+def test_plot_without_suffix_says_the_file_it_wrote(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["channel", "--steps", "3", "--plot", str(tmp_path / "noext")]) == 0
+    assert f"plot saved to {tmp_path / 'noext.png'}\n" in capsys.readouterr().out
+    assert png_size(tmp_path / "noext.png")
+    assert not (tmp_path / "noext").exists()
+
+
+@pytest.mark.parametrize("name", ["figs", "x.txt", "afile/x.png"])
+def test_bad_plot_paths_are_refused_before_the_run(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "figs").mkdir()
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["channel", "--plot", str(tmp_path / name)])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # nothing was run
+    assert len(captured.err.strip().splitlines()) == 1 and "--plot" in captured.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "figs"]
+    assert list((tmp_path / "figs").iterdir()) == []
+
+
+def test_samples_that_cannot_fit_in_memory_are_refused_before_the_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["channel", "--samples", str(10**13)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1 and f"--samples {10**13}" in err and "needs at least" in err
+
+
+# Peak resident memory of a two-step run, in a fresh process.
+PEAK_SCRIPT = """
+import resource, sys
+from reparam.experiments.channel import ChannelConfig, run_channel
+run_channel(ChannelConfig(steps=1, samples=2))
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+run_channel(ChannelConfig(steps=2, samples=int(sys.argv[1])))
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss is in KiB on Linux")
+def test_the_memory_estimate_is_below_the_measured_peak() -> None:
+    samples = 5_000_000
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_SCRIPT, str(samples)],
+        capture_output=True, text=True, timeout=120, check=True, cwd=REPO,
+    )  # fmt: skip
+    measured = int(done.stdout)
+    bound = bytes_per_step(ChannelConfig(samples=samples))
+    assert bound <= measured < 4 * bound, (bound, measured)

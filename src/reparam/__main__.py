@@ -1,7 +1,5 @@
 """``python -m reparam`` runs the command line."""
 
-import sys
+from reparam.cli import run_program
 
-from reparam.cli import main
-
-sys.exit(main())
+run_program()

@@ -128,3 +128,78 @@ def test_bad_input_is_a_one_line_error(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
     assert expected in err
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--estimators", "pathwise,,score"), ("--samples", "1,,4"), ("--samples", "1,")],
+)
+def test_empty_list_entries_are_refused(
+    option: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["lab", "--problem", "cos", option, value, "--trials", "50"])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1 and option in err and "is empty" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--samples", "100000000"], "--samples 100000000 (timed on a batch of 1024 trials)"),
+        (["--trials", "10000000000"], "--samples 64 with --trials 10000000000"),
+    ],
+)
+def test_sizes_that_cannot_fit_in_memory_are_refused_up_front(
+    args: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["lab", "--problem", "cos", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert expected in err and "needs at least" in err and "of memory" in err
+
+
+def test_json_says_why_a_value_is_null(capsys: pytest.CaptureFixture[str]) -> None:
+    # DisARM's estimate on the one-parameter Bernoulli toy does not vary: SNR = inf.
+    def refuse(token: str) -> float:
+        raise ValueError(f"not JSON: {token}")
+
+    args = ["lab", "--problem", "bernoulli-toy", "--estimators", "disarm", "--samples", "1"]
+    assert main([*args, "--trials", "50", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out, parse_constant=refuse)
+    (row,) = data["rows"]
+    assert row["variance"] == 0 and row["snr"] is None
+    assert row["non_finite"] == {"snr": "inf"}
+
+
+def test_seed_overflow_names_the_option(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["lab", "--problem", "cos", "--seed", str(2**64)])
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--seed" in err
+
+
+@pytest.mark.parametrize("name", ["figs", "x.txt", "afile/x.png"])
+def test_bad_plot_paths_are_refused_before_the_run(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "figs").mkdir()
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["lab", "--problem", "cos", "--plot", str(tmp_path / name)])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "--plot" in captured.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "figs"]
+
+
+def test_plot_without_suffix_says_the_file_it_wrote(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["lab", "--problem", "cos", "--estimators", "pathwise", "--samples", "1"]
+    assert main([*args, "--trials", "50", "--plot", str(tmp_path / "noext")]) == 0
+    assert f"plot saved to {tmp_path / 'noext.png'}\n" in capsys.readouterr().out
+    assert png_size(tmp_path / "noext.png")

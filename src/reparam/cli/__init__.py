@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import traceback
 import warnings
 from collections.abc import Sequence
+from types import FrameType
+from typing import NoReturn
 
 from reparam import __version__
 from reparam.cli import channel, dvae, lab, vae
@@ -40,14 +43,40 @@ def build_parser() -> Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
-    args = build_parser().parse_args(argv)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        code = _run(args)
-    for warning in caught:
-        print(f"reparam: warning: {warning.message}", file=sys.stderr)
+    """Run the command line; returns the exit code (130 after Ctrl-C, with one line)."""
+    try:
+        args = build_parser().parse_args(argv)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            code = _run(args)
+        for warning in caught:
+            print(f"reparam: warning: {warning.message}", file=sys.stderr)
+    except KeyboardInterrupt:
+        return _interrupted()
     return code
+
+
+def run_program() -> NoReturn:
+    """The ``reparam`` program: :func:`main` on ``sys.argv``, then exit with its code.
+
+    Once :func:`main` has returned, the output is flushed and a further Ctrl-C
+    (say a second press while Python shuts down) exits at once with code 130,
+    instead of a traceback or "Exception ignored in atexit callback".
+    """
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    signal.signal(signal.SIGINT, _exit_interrupted)
+    sys.exit(code)
+
+
+def _exit_interrupted(signum: int, frame: FrameType | None) -> None:
+    os._exit(130)
+
+
+def _interrupted() -> int:
+    print_error("interrupted")
+    return 130
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -75,4 +104,4 @@ def _fail(args: argparse.Namespace, error: Exception, code: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_program()

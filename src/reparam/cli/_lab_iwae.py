@@ -9,8 +9,8 @@ choice and ``k``; ``--k`` (a cost's parameter) does not apply.
 from __future__ import annotations
 
 import argparse
-import json
 
+from reparam._json import to_strict_json
 from reparam.bounds import GRADIENTS
 from reparam.cli._parser import UsageError
 from reparam.lab import DEFAULT_SAMPLES
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     ks = DEFAULT_K if args.samples is DEFAULT_SAMPLES else args.samples
     trials = DEFAULT_TRIALS if args.trials is None else args.trials
     study = iwae_study(gradients=gradients, num_samples=ks, trials=trials, seed=args.seed)
-    print(json.dumps(study.to_dict()) if args.json else study)
+    print(to_strict_json(study.to_dict()) if args.json else study)
     if args.plot:
         from reparam.lab.iwae_plots import plot_iwae_snr
 

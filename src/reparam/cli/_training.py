@@ -16,20 +16,27 @@ takes abbreviations of its own options anywhere on its command line, so a
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from dataclasses import fields
 from typing import Any
 
-import torch
-
-from reparam.cli._parser import UsageError, int_at_least, positive_float
+from reparam._json import to_strict_json
+from reparam.cli._parser import (
+    UsageError,
+    int_at_least,
+    is_main_process,
+    nonempty_path,
+    parse_device,
+    positive_float,
+    print_error,
+    seed_option,
+    threads_option,
+)
 from reparam.data import DataError
 from reparam.data.batches import TARGETS
 from reparam.estimators import EstimatorError
 from reparam.training import CheckpointError, RunFolderError, TrainConfig, TrainingDiverged
-from reparam.training.distributed import BACKENDS, WorldError, launched_by_torchrun
+from reparam.training.distributed import BACKENDS, WorldError
 from reparam.training.run import (
     DataSettings,
     Execution,
@@ -70,7 +77,7 @@ def add_train_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     train_group.add_argument(
         "--lr", type=positive_float, help=f"Adam learning rate (default {d.lr})"
     )
-    train_group.add_argument("--seed", type=int_at_least(0), help=f"default {d.seed}")
+    train_group.add_argument("--seed", type=seed_option, help=f"default {d.seed}")
     train_group.add_argument(
         "--target",
         choices=TARGETS,
@@ -79,9 +86,19 @@ def add_train_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     )
     runs = parser.add_argument_group("run folder")
     runs.add_argument(
-        "--run-dir", "--run", dest="run_dir", metavar="DIR", help=f"default runs/{name}"
+        "--run-dir",
+        "--run",
+        dest="run_dir",
+        type=nonempty_path,
+        metavar="DIR",
+        help=f"default runs/{name}",
     )
-    runs.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN exactly")
+    runs.add_argument(
+        "--resume",
+        type=nonempty_path,
+        metavar="RUN",
+        help="continue the run in folder RUN exactly",
+    )
     runs.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     runs.add_argument(
         "--checkpoint-every",
@@ -98,7 +115,9 @@ def add_train_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """Options for both training and evaluation."""
     group = parser.add_argument_group("data, device and output")
-    group.add_argument("--data-dir", help="folder with the MNIST idx files ($REPARAM_DATA_DIR)")
+    group.add_argument(
+        "--data-dir", type=nonempty_path, help="folder with the MNIST idx files ($REPARAM_DATA_DIR)"
+    )
     group.add_argument("--download", action="store_true", help="fetch missing MNIST files")
     group.add_argument(
         "--device",
@@ -118,7 +137,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         help="samples for the importance-weighted bound on the test set; 0 skips it (default 1000)",
     )
     group.add_argument(
-        "--threads", type=int_at_least(1), help="CPU threads for torch (default: torch's choice)"
+        "--threads", type=threads_option, help="CPU threads for torch (default: torch's choice)"
     )
     group.add_argument("--json", action="store_true", help="print one JSON summary")
 
@@ -152,12 +171,11 @@ def execution_from_args(args: argparse.Namespace) -> Execution:
 
 
 def _check_device_name(name: str) -> None:
-    if name == "auto":
-        return
+    """The name's form only: whether CUDA is there is the run's to say, on every rank."""
     try:
-        torch.device(name)
-    except RuntimeError:
-        raise UsageError(f"--device: unknown device {name!r}; use cpu, cuda or auto") from None
+        parse_device(name, cuda_devices=sys.maxsize)
+    except argparse.ArgumentTypeError as error:
+        raise UsageError(f"--device: {error}") from None
 
 
 def settings_from_args(
@@ -237,19 +255,14 @@ def eval_command(args: argparse.Namespace, name: str) -> int:
 
 def report(args: argparse.Namespace, summary: dict[str, Any]) -> int:
     """Print the summary (rank 0 only under torchrun)."""
-    if _is_main_process():
-        print(json.dumps(summary) if args.json else describe(summary), flush=True)
+    if is_main_process():
+        print(to_strict_json(summary) if args.json else describe(summary), flush=True)
     return 0
 
 
 def report_failure(message: str) -> int:
-    if _is_main_process():
-        print(f"reparam: error: {message}", file=sys.stderr)
+    print_error(message)
     return 1
-
-
-def _is_main_process() -> bool:
-    return not launched_by_torchrun() or os.environ.get("RANK") == "0"
 
 
 def describe(summary: dict[str, Any]) -> str:

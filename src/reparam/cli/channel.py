@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from reparam.cli._parser import UsageError, finite_float, int_at_least, positive_float
-from reparam.experiments.channel import MODES, ChannelConfig, ChannelResult, run_channel
+from reparam._json import to_strict_json
+from reparam._memory import format_bytes, memory_limit
+from reparam.cli._parser import (
+    UsageError,
+    finite_float,
+    int_at_least,
+    plot_path,
+    positive_float,
+    print_error,
+    seed_option,
+)
+from reparam.experiments.channel import (
+    MODES,
+    ChannelConfig,
+    ChannelDiverged,
+    ChannelResult,
+    bytes_per_step,
+    run_channel,
+)
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -23,13 +39,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--steps", type=int_at_least(1), default=100, help="gradient steps")
     parser.add_argument("--lr", type=positive_float, default=0.1, help="learning rate (> 0)")
     parser.add_argument("--init", type=finite_float, default=1.0, help="initial delta")
-    parser.add_argument("--seed", type=int_at_least(0), default=0)
+    parser.add_argument("--seed", type=seed_option, default=0, help="0 <= seed < 2**63")
     parser.add_argument(
         "--samples", type=int_at_least(1), default=1, help="Monte Carlo samples per step"
     )
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--plot", metavar="FILE.png", help="save loss and |delta| curves")
+    parser.add_argument(
+        "--plot", type=plot_path, metavar="FILE.png", help="save loss and |delta| curves"
+    )
     # the library's ValueErrors here are all checks of the options given
     parser.set_defaults(run=run, usage_errors=(UsageError, ValueError))
 
@@ -44,9 +62,14 @@ def run(args: argparse.Namespace) -> int:
         samples=args.samples,
         dtype=args.dtype,
     )
-    result = run_channel(config)
+    _check_memory(config)
+    try:
+        result = run_channel(config)
+    except ChannelDiverged as error:
+        print_error(str(error))
+        return 1
     if args.json:
-        print(json.dumps(result.to_dict()))
+        print(to_strict_json(result.to_dict()))
     else:
         print(format_table(result))
     if args.plot:
@@ -56,6 +79,17 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"plot saved to {path}")
     return 0
+
+
+def _check_memory(config: ChannelConfig) -> None:
+    """Refuse a ``--samples`` whose every step cannot fit in this machine's memory."""
+    limit = memory_limit()
+    needed = bytes_per_step(config)
+    if limit is not None and needed > limit:
+        raise UsageError(
+            f"--samples {config.samples}: each step needs at least {format_bytes(needed)} of "
+            f"memory ({config.dtype}), more than the {format_bytes(limit)} here; use fewer samples"
+        )
 
 
 def format_table(result: ChannelResult) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from reparam.cli._parser import finite_float, int_at_least, positive_float
+from reparam.cli._parser import comma_list, finite_float, int_at_least, positive_float
 from reparam.cli._training import (
     USAGE_ERRORS,
     add_eval_parser,
@@ -87,12 +87,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
 
 
-def _widths(text: str) -> list[int]:
-    parse = int_at_least(1)
-    try:
-        return [parse(part.strip()) for part in text.split(",") if part.strip()]
-    except argparse.ArgumentTypeError as error:
-        raise argparse.ArgumentTypeError(f"hidden widths: {error}") from None
+_widths = comma_list(int_at_least(1), "hidden widths")
 
 
 def _restrictions() -> str:

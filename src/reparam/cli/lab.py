@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import json
 
+from reparam._json import to_strict_json
+from reparam._memory import format_bytes
 from reparam.cli import _lab_iwae
-from reparam.cli._parser import UsageError, finite_float, int_at_least
+from reparam.cli._parser import (
+    UsageError,
+    comma_list,
+    finite_float,
+    int_at_least,
+    plot_path,
+    seed_option,
+)
 from reparam.lab import DEFAULT_SAMPLES, PROBLEMS, applicable, compare_problem, get_problem
+from reparam.lab._memory import TooLargeError
 from reparam.lab._problems import takes_k
 
 
@@ -29,13 +38,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--estimators",
-        type=_names,
+        type=comma_list(str, "estimator names"),
         metavar="A,B,...",
         help="estimators' short names (default: every registered one that applies)",
     )
     parser.add_argument(
         "--samples",
-        type=_sample_counts,
+        type=comma_list(int_at_least(1), "sample counts"),
         default=DEFAULT_SAMPLES,
         metavar="S1,S2,...",
         help=f"samples per estimate (default: {','.join(map(str, DEFAULT_SAMPLES))})",
@@ -49,10 +58,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--k", type=finite_float, help="the cost's k (quadratic, cos, bump)")
     parser.add_argument(
-        "--seed", type=int_at_least(0), default=0, help="fixes every random draw (default 0)"
+        "--seed", type=seed_option, default=0, help="fixes every random draw (default 0)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--plot", metavar="FILE.png", help="save variance and spread panels")
+    parser.add_argument(
+        "--plot", type=plot_path, metavar="FILE.png", help="save variance and spread panels"
+    )
     # the library's ValueErrors here are all checks of the options given
     parser.set_defaults(run=run, usage_errors=(UsageError, ValueError))
 
@@ -67,11 +78,14 @@ def run(args: argparse.Namespace) -> int:
     if args.problem == _lab_iwae.NAME:
         return _lab_iwae.run(args)
     problem = get_problem(args.problem, k=args.k)
-    result = compare_problem(
-        problem, args.estimators, num_samples=args.samples, trials=args.trials, seed=args.seed
-    )
+    try:
+        result = compare_problem(
+            problem, args.estimators, num_samples=args.samples, trials=args.trials, seed=args.seed
+        )
+    except TooLargeError as error:
+        raise UsageError(_too_large(args, error)) from None
     if args.json:
-        print(json.dumps(result.to_dict()))
+        print(to_strict_json(result.to_dict()))
     else:
         print(result)
     if args.plot:
@@ -98,16 +112,13 @@ def format_list() -> str:
     return "\n".join(lines)
 
 
-def _names(text: str) -> list[str]:
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("expected comma-separated estimator names")
-    return names
-
-
-def _sample_counts(text: str) -> list[int]:
-    parse = int_at_least(1)
-    try:
-        return [parse(part.strip()) for part in text.split(",")]
-    except argparse.ArgumentTypeError as error:
-        raise argparse.ArgumentTypeError(f"sample counts: {error}") from None
+def _too_large(args: argparse.Namespace, error: TooLargeError) -> str:
+    """The memory refusal in the options' words."""
+    if args.trials is not None and args.trials == error.trials:
+        sizes = f"--samples {error.num_samples} with --trials {args.trials}"
+    else:
+        sizes = f"--samples {error.num_samples} (timed on a batch of {error.trials} trials)"
+    return (
+        f"{sizes}: one batch of estimates needs at least {format_bytes(error.needed)} of "
+        f"memory, more than the {format_bytes(error.limit)} here; use fewer samples or trials"
+    )

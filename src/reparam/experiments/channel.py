@@ -92,6 +92,32 @@ class ChannelConfig:
             raise ValueError(f"init must be a finite number, got {self.init}")
 
 
+class ChannelDiverged(RuntimeError):
+    """``delta``, the loss or the gradient stopped being a finite number: the run stopped.
+
+    ``step`` is the gradient step (from 1) where it happened.
+    """
+
+    def __init__(self, step: int, what: str, fix: str) -> None:
+        super().__init__(f"training diverged at step {step}: {what}; {fix}")
+        self.step = step
+
+
+NUMBERS_PER_SAMPLE = 4
+"""Numbers a step holds per sample, at least: ``x``, the noise, ``y`` and ``y - x``
+(8 measured by peak resident memory, with autograd's own)."""
+
+
+def bytes_per_step(config: ChannelConfig) -> int:
+    """A lower bound on the memory one step of ``config`` needs, in bytes.
+
+    >>> bytes_per_step(ChannelConfig(samples=1000, dtype="float64"))
+    32000
+    """
+    itemsize = getattr(torch, config.dtype).itemsize
+    return NUMBERS_PER_SAMPLE * itemsize * config.samples
+
+
 @dataclasses.dataclass(frozen=True)
 class ChannelStep:
     """One gradient step: the loss and gradients at ``delta`` before the update."""
@@ -125,6 +151,9 @@ class ChannelResult:
 def run_channel(config: ChannelConfig) -> ChannelResult:
     """Train ``delta`` by gradient descent; raises :class:`GradientCutError` for ``naive``.
 
+    Raises :class:`ChannelDiverged` as soon as the loss, the gradient or ``delta``
+    is not a finite number (a learning rate too large for the noise).
+
     The global random state is left as it was: the run draws from its own seed.
 
     >>> result = run_channel(ChannelConfig(mode="builtin", steps=100))
@@ -149,13 +178,39 @@ def run_channel(config: ChannelConfig) -> ChannelResult:
             y = _send(output, x, delta)
             loss = ((y - x) ** 2).mean()
             (grad,) = torch.autograd.grad(loss, delta)
-            history.append(
-                ChannelStep(step, loss.item(), delta.item(), grad.item(), 2 * delta.item())
-            )
+            row = ChannelStep(step, loss.item(), delta.item(), grad.item(), 2 * delta.item())
+            history.append(row)
+            first = _init_fix(config) if step == 1 else _lr_fix(config)
+            _check_finite(step, first, **{"the loss": row.loss, "the gradient": row.grad})
             with torch.no_grad():
                 delta -= config.lr * grad
+            _check_finite(step, _lr_fix(config), **{"delta after the update": delta.item()})
         final_loss = _loss_at(output, delta, config.samples, dtype)
+    _check_finite(config.steps, _lr_fix(config), **{"the loss after the last step": final_loss})
     return ChannelResult(config, history, delta.item(), final_loss)
+
+
+def _check_finite(step: int, fix: str, **values: float) -> None:
+    """Raise :class:`ChannelDiverged` at ``step`` for the first value that is not finite."""
+    for name, value in values.items():
+        if not math.isfinite(value):
+            raise ChannelDiverged(step, f"{name} is {value}", fix)
+
+
+def _init_fix(config: ChannelConfig) -> str:
+    """At step 1 an overflowing loss comes from the initial delta, not from the steps."""
+    other = " or --dtype float64" if config.dtype == "float32" else ""
+    return (
+        f"delta^2 overflows {config.dtype} at the initial delta {config.init:g}: try a "
+        f"smaller --init{other}"
+    )
+
+
+def _lr_fix(config: ChannelConfig) -> str:
+    return (
+        "each step multiplies delta by 1 - 2 lr mean(eps^2), which at lr "
+        f"{config.lr:g} grew without bound: try a smaller --lr"
+    )
 
 
 def _send(output: Callable[[Tensor, Tensor], Tensor], x: Tensor, delta: Tensor) -> Tensor:

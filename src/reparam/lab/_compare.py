@@ -18,6 +18,7 @@ from reparam.estimators import Cost, Estimator, applicable_estimators, resolve_e
 from reparam.lab._comparison import Comparison
 from reparam.lab._custom import custom_problem
 from reparam.lab._measurement import NotApplicableError, measure, one_thread, time_per_estimate
+from reparam.lab._memory import check_memory
 from reparam.lab._problem import Problem
 from reparam.lab._problems import get_problem
 from reparam.lab._results import Row, summarise
@@ -80,6 +81,9 @@ def compare_problem(
 ) -> Comparison:
     """:func:`compare` on a built-in problem (by name, see ``PROBLEMS``) or a :class:`Problem`.
 
+    Sizes that cannot fit in this machine's memory raise
+    :class:`~reparam.lab._memory.TooLargeError` (a ``ValueError``) before any work.
+
     >>> compare_problem("channel", ["pathwise"], num_samples=1, trials=500).row(
     ...     "pathwise", 1, "delta").exact
     2.0
@@ -89,6 +93,7 @@ def compare_problem(
     samples = _sample_counts(num_samples)
     if trials is not None and (isinstance(trials, bool) or trials < 2):
         raise ValueError(f"trials must be an integer >= 2 (a variance needs two), got {trials}")
+    check_memory(problem, max(samples), trials)
     chosen = _estimators(problem, estimators)
     rows: list[Row] = []
     notes: list[str] = []

@@ -8,6 +8,7 @@ from typing import Any
 
 from torch import Tensor
 
+from reparam._json import replace_non_finite
 from reparam.lab._results import Row
 
 BIAS_FLAG_Z = 4.0
@@ -70,17 +71,23 @@ class Comparison:
         raise KeyError((estimator, num_samples, parameter))
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict: every row with every column, and the recommendation."""
+        """A JSON-ready dict: every row with every column, and the recommendation.
+
+        A ``nan`` or ``inf`` becomes ``None``, named with its value in the field
+        ``non_finite`` of the object holding it (see :mod:`reparam._json`).
+        """
         best = self.recommendation
-        return {
-            "problem": self.problem,
-            "summary": self.summary,
-            "seed": self.seed,
-            "parameters": list(self.parameters),
-            "rows": [row.to_dict() for row in self.rows],
-            "recommendation": None if best is None else dataclasses.asdict(best),
-            "notes": list(self.notes),
-        }
+        return replace_non_finite(
+            {
+                "problem": self.problem,
+                "summary": self.summary,
+                "seed": self.seed,
+                "parameters": list(self.parameters),
+                "rows": [row.to_dict() for row in self.rows],
+                "recommendation": None if best is None else dataclasses.asdict(best),
+                "notes": list(self.notes),
+            }
+        )
 
     def __str__(self) -> str:
         lines = [f"problem {self.problem}: {self.summary} (seed {self.seed})"]

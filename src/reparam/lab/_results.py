@@ -22,6 +22,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from reparam._json import replace_non_finite
+
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
@@ -56,11 +58,12 @@ class Row:
         return self.bias / self.bias_se
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: a ``nan`` or ``inf`` is ``None``, named in ``non_finite`` (see ``_json``)."""
         out = dataclasses.asdict(self)
         out["quantiles"] = dict(
             zip([f"q{round(q * 100):02d}" for q in QUANTILES], self.quantiles, strict=False)
         )
-        return {k: _json_number(v) for k, v in out.items()}
+        return replace_non_finite(out)
 
 
 def summarise(
@@ -107,10 +110,3 @@ def summarise(
             )
         )
     return rows
-
-
-def _json_number(value: Any) -> Any:
-    """JSON has no infinity or nan: they become ``None`` (with a finite elsewhere)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from reparam._files import write_text_atomically
+from reparam._json import to_strict_json
 
 LOCK_NAME = ".lock"
 """The file a writing run holds locked (see :mod:`reparam.training.run_lock`)."""
@@ -78,11 +79,12 @@ class RunFolder:
 
     def write_json(self, path: Path, content: Any) -> None:
         """Write ``content`` as JSON, atomically."""
-        write_text_atomically(path, json.dumps(content, indent=2) + "\n")
+        write_text_atomically(path, to_strict_json(content, indent=2) + "\n")
 
     def write_metrics(self, history: list[dict[str, Any]]) -> None:
         """Rewrite ``metrics.jsonl``, one JSON object per epoch."""
-        write_text_atomically(self.metrics, "".join(json.dumps(row) + "\n" for row in history))
+        lines = (to_strict_json(row) + "\n" for row in history)
+        write_text_atomically(self.metrics, "".join(lines))
 
 
 CONFIG_SECTIONS = ("model", "train", "data")
