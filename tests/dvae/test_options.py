@@ -9,9 +9,10 @@ import torch
 from torch import Tensor
 
 from reparam.cli import main
-from reparam.cli.dvae import DISCRETE_ESTIMATORS, RELAXED, build
+from reparam.cli.dvae import DISCRETE_ESTIMATORS, RELAXED
 from reparam.estimators import ESTIMATORS, ExponentialAnnealing, GumbelSoftmax
 from reparam.estimators._temperature import current_temperature
+from reparam.models import MODEL_FAMILIES
 from reparam.models.dvae import DiscreteVAE, estimators_for
 
 
@@ -106,7 +107,7 @@ def test_the_schedule_refuses_a_floor_above_its_start() -> None:
 
 
 def test_defaults_are_unchanged() -> None:
-    model = build({})
+    model = MODEL_FAMILIES["dvae"](**{})
     assert model.schedule is not None  # type: ignore[attr-defined]
     schedule = model.schedule  # type: ignore[attr-defined]
     assert (schedule.initial, schedule.rate, schedule.minimum) == (1.0, 0.0, 0.5)
@@ -116,7 +117,7 @@ def test_defaults_are_unchanged() -> None:
 def test_cli_trains_at_a_low_temperature_and_refuses_a_floor_above_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    model = build({"temperature": 0.1})
+    model = MODEL_FAMILIES["dvae"](**{"temperature": 0.1})
     assert current_temperature(model.estimator.temperature) == 0.1  # type: ignore[attr-defined]
     command = ["dvae", "--temperature", "1", "--min-temperature", "5", "--run", str(tmp_path)]
     assert main(command) == 2

@@ -92,7 +92,7 @@ def log_mean_exp_in_pieces(log_weights: Callable[[int], Tensor], k: int, piece: 
     ``log_weights(n)`` returns ``n`` fresh rows ``[n, B]``; a running maximum and
     a rescaled running sum keep the result exact in float64 whatever ``k`` is.
 
-    >>> rows = torch.arange(6.0).reshape(6, 1)
+    >>> rows = torch.arange(6.0, dtype=torch.float64).reshape(6, 1)
     >>> pieces = iter(rows.split(4))
     >>> got = log_mean_exp_in_pieces(lambda n: next(pieces), k=6, piece=4)
     >>> bool(torch.isclose(got, torch.logsumexp(rows, 0) - math.log(6)))

@@ -58,6 +58,7 @@ from reparam.training.run_folder import (
     new_run_folder,
 )
 from reparam.training.run_lock import RunLock
+from reparam.training.run_memory import TooLarge, check_fits
 from reparam.training.trainer import Trainer
 
 FORMAT = 2
@@ -252,6 +253,7 @@ def _carry_out(
             resuming, overwrite = _after_restart(settings, path, overwrite)
         if not resuming:
             check_new_run_folder(path, overwrite)
+        _check_memory(settings, world)
         torch.manual_seed(settings.train.seed)
         model = settings.build_model().to(device)
         torch.manual_seed(rank_noise_seed(settings.train.seed, world.rank))
@@ -278,6 +280,16 @@ def _carry_out(
             return _finish(run, model, data, settings, history, execution, world)
     finally:
         leave_world(world)
+
+
+def _check_memory(settings: RunSettings, world: World) -> None:
+    """Sizes that cannot fit are a :class:`SettingsError`, before anything is allocated."""
+    samples = int(settings.options.get("samples") or 1)
+    share = -(-settings.train.batch_size // world.size)
+    try:
+        check_fits(settings.build_model, samples, share)
+    except TooLarge as error:
+        raise SettingsError(str(error)) from None
 
 
 def _join(execution: Execution, config: TrainConfig) -> tuple[torch.device, World]:

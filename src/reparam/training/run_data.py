@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from reparam.data import ENV_VAR, load_mnist, present
+from reparam.data import ENV_VAR, DataError, load_mnist, present
 from reparam.data.mnist import resolve_data_dir
 from reparam.training.distributed import World
 
@@ -75,7 +75,7 @@ def load_run_data(
 
 def _check_size(option: str, asked: int | None, available: int) -> None:
     if asked is not None and asked > available:
-        raise ValueError(
+        raise DataError(
             f"{option} {asked} is more than the {available} images there are; "
             f"use at most {available} (or leave it out for all of them)"
         )

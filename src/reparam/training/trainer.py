@@ -41,13 +41,15 @@ from reparam.estimators import CostError
 from reparam.training._interrupt import Stopped, deferred_interrupt
 from reparam.training._model import LatentVariableModel
 from reparam.training._rng import capture_rng, restore_rng
-from reparam.training.checkpoint import load_checkpoint, save_checkpoint
+from reparam.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from reparam.training.config import TrainConfig
 from reparam.training.distributed import World, noise_seed, share_bounds
 from reparam.training.evaluation import mean_loss
 from reparam.training.run_folder import RunFolder
 
 Log = Callable[[str], None]
+CHECKPOINT_KEYS = ("model", "optimizer", "rng", "generator", "progress")
+"""What :meth:`Trainer.resume` needs from a checkpoint."""
 
 
 class TrainingDiverged(RuntimeError):
@@ -146,6 +148,12 @@ class Trainer:
         position. At another world size than the checkpoint's, ranks other than 0
         start new noise streams (the run then differs from an uninterrupted one)."""
         state = load_checkpoint(self.run.checkpoint)
+        missing = [key for key in CHECKPOINT_KEYS if key not in state]
+        if missing:
+            raise CheckpointError(
+                f"{self.run.checkpoint} lacks {', '.join(missing)}: it is damaged or was not "
+                "written by reparam's trainer"
+            )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self._restore_noise(state)
