@@ -26,7 +26,7 @@ import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 import torch.distributed as dist
@@ -36,6 +36,20 @@ BACKENDS = ("auto", "gloo", "nccl")
 
 COLLECTIVE_TIMEOUT = datetime.timedelta(minutes=10)
 """How long a rank waits for the others at a collective before it gives up."""
+
+
+class Pending(Protocol):
+    """A collective under way."""
+
+    def wait(self) -> Any: ...
+
+
+class _Done:
+    def wait(self) -> bool:
+        return True
+
+
+_DONE = _Done()
 
 
 class WorldError(ValueError):
@@ -66,6 +80,14 @@ class World:
         if self.is_distributed:
             dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
         return tensor
+
+    def all_reduce_sum_async(self, tensor: torch.Tensor) -> Pending:
+        """Start summing ``tensor`` over ranks in place; ``.wait()`` on the result."""
+        if not self.is_distributed:
+            return _DONE
+        work = dist.all_reduce(tensor, op=dist.ReduceOp.SUM, async_op=True)
+        assert work is not None
+        return work
 
     def gather_objects(self, obj: Any) -> list[Any]:
         """Every rank's ``obj``, in rank order, on every rank."""

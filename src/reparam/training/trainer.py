@@ -141,7 +141,9 @@ class Trainer:
         self.share_loss: nn.Module = ShareLoss(model)
         if self.world.is_distributed:
             ids = [self.device] if self.device.type == "cuda" else None
-            self.share_loss = DistributedDataParallel(self.share_loss, device_ids=ids)
+            self.share_loss = DistributedDataParallel(
+                self.share_loss, device_ids=ids, gradient_as_bucket_view=True
+            )
 
     def resume(self) -> None:
         """Load the run folder's checkpoint on every rank: model, optimizer, random states,
@@ -241,21 +243,30 @@ class Trainer:
     def _step(
         self, x: Tensor, epoch: int, stop_requested: Callable[[], int | None]
     ) -> tuple[float, int | None]:
-        """One update on the global batch ``x``: returns its summed loss and any stop signal."""
+        """One update on the global batch ``x``: returns its summed loss and any stop signal.
+
+        The ranks' losses and stop requests are summed while the backward pass
+        (and DDP's gradient all-reduce) runs; the optimizer steps only once every
+        rank's loss is known to be finite. A rank whose cost function failed
+        still takes part in the gradient all-reduce, with zeros.
+        """
         begin, end = share_bounds(x.shape[0], self.world)
-        failure = None
+        share, failure = x[begin:end], None
         try:
-            loss = self.share_loss(x[begin:end])
+            loss = self.share_loss(share)
             local = loss.detach().to(torch.float64)
         except CostError as error:
             failure, local = str(error), torch.tensor(math.nan, dtype=torch.float64)
+            loss = self.share_loss(share[:0])  # zeros reaching every parameter
         requests = _signal_flags(stop_requested(), self.device)
-        flags = self.world.all_reduce_sum(torch.cat([local.to(self.device).reshape(1), requests]))
+        flags = torch.cat([local.to(self.device).reshape(1), requests])
+        summing = self.world.all_reduce_sum_async(flags)
+        self.optimizer.zero_grad(set_to_none=True)
+        (loss * self.world.size).backward()
+        summing.wait()
         value, *agreed = flags.tolist()
         if not math.isfinite(value):
             raise self._diverged(epoch, failure or f"the batch loss is {value}")
-        self.optimizer.zero_grad(set_to_none=True)
-        (loss * self.world.size).backward()
         self.optimizer.step()
         return value, _first_signal(agreed)
 
