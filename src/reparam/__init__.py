@@ -7,7 +7,14 @@
 >>> loss.backward()  # scale.grad estimates d/dscale E[y^2] = 2 * scale
 """
 
+from reparam import bounds as bounds
+from reparam import data as data
+from reparam import distributions as distributions
+from reparam import estimators as estimators
 from reparam import lab as lab
+from reparam import models as models
+from reparam import safety as safety
+from reparam import training as training
 from reparam.bounds import importance_log_weights as importance_log_weights
 from reparam.bounds import iwae_bound as iwae_bound
 from reparam.bounds import log_mean_exp_chunked as log_mean_exp_chunked

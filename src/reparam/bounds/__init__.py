@@ -10,4 +10,5 @@ bounded memory.
 from reparam.bounds._chunked import importance_log_weights as importance_log_weights
 from reparam.bounds._chunked import log_mean_exp_chunked as log_mean_exp_chunked
 from reparam.bounds._iwae import GRADIENTS as GRADIENTS
+from reparam.bounds._iwae import Gradient as Gradient
 from reparam.bounds._iwae import iwae_bound as iwae_bound

@@ -39,7 +39,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution
 
-from reparam.distributions._detach import detach_parameters
+from reparam.distributions import detach_parameters
 
 LogJoint = Callable[[Tensor], Tensor]
 """``log p(x, z)``: samples ``[k, *batch_shape, *event_shape]`` -> ``[k, *batch_shape]``."""

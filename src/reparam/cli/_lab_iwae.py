@@ -13,8 +13,7 @@ import argparse
 from reparam._json import to_strict_json
 from reparam.bounds import GRADIENTS
 from reparam.cli._parser import UsageError
-from reparam.lab import DEFAULT_SAMPLES
-from reparam.lab._iwae_study import DEFAULT_K, DEFAULT_TRIALS, iwae_study
+from reparam.lab import DEFAULT_K, DEFAULT_SAMPLES, DEFAULT_TRIALS, iwae_study
 
 NAME = "iwae-gaussian"
 SUMMARY = (

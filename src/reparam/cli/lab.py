@@ -15,9 +15,15 @@ from reparam.cli._parser import (
     plot_path,
     seed_option,
 )
-from reparam.lab import DEFAULT_SAMPLES, PROBLEMS, applicable, compare_problem, get_problem
-from reparam.lab._memory import TooLargeError
-from reparam.lab._problems import takes_k
+from reparam.lab import (
+    DEFAULT_SAMPLES,
+    PROBLEMS,
+    TooLargeError,
+    applicable,
+    compare_problem,
+    get_problem,
+    takes_k,
+)
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:

@@ -30,11 +30,11 @@ import functools
 import math
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
+from reparam._numerics import legendre_rule
 from reparam.distributions._bessel import log_iv_and_ratio
 from reparam.distributions._von_mises_series import MAX_KAPPA, von_mises_dz_dkappa
 
@@ -44,9 +44,8 @@ _CUT = 46.0
 
 @functools.lru_cache(maxsize=8)
 def _gauss_legendre(device: torch.device) -> tuple[Tensor, Tensor]:
-    nodes, weights = np.polynomial.legendre.leggauss(_NODES)
-    as_tensor = functools.partial(torch.as_tensor, dtype=torch.float64, device=device)
-    return as_tensor((nodes + 1.0) / 2.0), as_tensor(weights / 2.0)
+    nodes, weights = legendre_rule(0.0, 1.0, _NODES)
+    return nodes.to(device), weights.to(device)
 
 
 def _log_h(phi: Tensor, kappa: Tensor, dim: int) -> Tensor:

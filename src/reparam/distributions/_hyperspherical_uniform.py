@@ -7,9 +7,8 @@ from torch import Tensor
 from torch.distributions import Distribution
 
 from reparam.distributions._constraints import unit_vector
+from reparam.distributions._shapes import SampleShape
 from reparam.distributions._sphere import log_sphere_area
-
-_SampleShape = torch.Size | list[int] | tuple[int, ...]
 
 
 class HypersphericalUniform(Distribution):
@@ -38,7 +37,7 @@ class HypersphericalUniform(Distribution):
     def __init__(
         self,
         dim: int,
-        batch_shape: _SampleShape = (),
+        batch_shape: SampleShape = (),
         dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,
         validate_args: bool | None = None,
@@ -54,11 +53,11 @@ class HypersphericalUniform(Distribution):
         return int(self.event_shape[0])
 
     def expand(
-        self, batch_shape: _SampleShape, _instance: Distribution | None = None
+        self, batch_shape: SampleShape, _instance: Distribution | None = None
     ) -> HypersphericalUniform:
         return HypersphericalUniform(self.dim, batch_shape, self._dtype, self._device, False)
 
-    def rsample(self, sample_shape: _SampleShape = ()) -> Tensor:
+    def rsample(self, sample_shape: SampleShape = ()) -> Tensor:
         shape = self._extended_shape(torch.Size(sample_shape))
         x = torch.randn(shape, dtype=self._dtype, device=self._device)
         return x / torch.linalg.vector_norm(x, dim=-1, keepdim=True)

@@ -29,9 +29,8 @@ from torch.distributions import Distribution, Independent, Normal
 
 from reparam.distributions._implicit import implicit_from_cdf
 from reparam.distributions._normal_mixture import gaussian_mixture_sample
+from reparam.distributions._shapes import SampleShape
 from reparam.safety import deliberately_cut
-
-_SampleShape = torch.Size | list[int] | tuple[int, ...]
 
 
 class MixtureSameFamily(torch.distributions.MixtureSameFamily):
@@ -50,7 +49,7 @@ class MixtureSameFamily(torch.distributions.MixtureSameFamily):
 
     has_rsample = True
 
-    def rsample(self, sample_shape: _SampleShape = ()) -> Tensor:
+    def rsample(self, sample_shape: SampleShape = ()) -> Tensor:
         normal = self._normal_components()
         base = None if normal is not None else self._check_reparameterizable()
         # The base class named, not super(): Dynamo (torch 2.13) fails on a

@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
-_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+from reparam._numerics import HALF_LOG_2PI
 
 
 def _factors(x: Tensor, logits: Tensor, loc: Tensor, scale: Tensor) -> tuple[Tensor, ...]:
@@ -51,7 +51,7 @@ def _factors(x: Tensor, logits: Tensor, loc: Tensor, scale: Tensor) -> tuple[Ten
     """
     shape = (loc.shape[0], *x.shape)
     z = torch.sub(x, loc, out=torch.empty(shape, dtype=x.dtype, device=x.device)).div_(scale)
-    log_weights = torch.mul(z, z).mul_(-0.5).sub_(torch.log(scale) + _HALF_LOG_2PI)
+    log_weights = torch.mul(z, z).mul_(-0.5).sub_(torch.log(scale) + HALF_LOG_2PI)
     for j in range(1, shape[1]):  # a cumulative sum over a few coordinates
         log_weights[:, j].add_(log_weights[:, j - 1])
     log_weights.add_(logits)  # u_1 .. u_D

@@ -19,7 +19,7 @@ import math
 import torch
 from torch import Tensor
 
-_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+from reparam._numerics import HALF_LOG_2PI
 
 
 def log1mexp(x: Tensor) -> Tensor:
@@ -37,7 +37,7 @@ def _finite(x: Tensor) -> Tensor:
 
 def log_normal_density(x: Tensor) -> Tensor:
     """``log phi(x)``; ``-inf`` at ``x = +-inf``, with zero (not nan) gradient there."""
-    return torch.where(x.isfinite(), -0.5 * _finite(x) ** 2 - _HALF_LOG_2PI, -math.inf)
+    return torch.where(x.isfinite(), -0.5 * _finite(x) ** 2 - HALF_LOG_2PI, -math.inf)
 
 
 def log_ndtr(x: Tensor) -> Tensor:

@@ -24,6 +24,7 @@ from torch import Tensor
 from torch.distributions import Distribution, constraints
 from torch.distributions.utils import broadcast_all
 
+from reparam._numerics import HALF_LOG_2PI
 from reparam.distributions._implicit import attach_gradient
 from reparam.distributions._normal_tails import (
     inverse_log_ndtr,
@@ -32,9 +33,7 @@ from reparam.distributions._normal_tails import (
     log_normal_density,
     times_density,
 )
-
-_SampleShape = torch.Size | list[int] | tuple[int, ...]
-_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+from reparam.distributions._shapes import SampleShape
 
 
 class TruncatedNormal(Distribution):
@@ -77,7 +76,7 @@ class TruncatedNormal(Distribution):
         return constraints.interval(self.low, self.high)
 
     def expand(
-        self, batch_shape: _SampleShape, _instance: Distribution | None = None
+        self, batch_shape: SampleShape, _instance: Distribution | None = None
     ) -> TruncatedNormal:
         shape = torch.Size(batch_shape)
         loc, scale, low, high = (
@@ -101,7 +100,7 @@ class TruncatedNormal(Distribution):
         a_r, b_r = torch.where(mirrored, -b, a), torch.where(mirrored, -a, b)
         return mirrored, a_r, b_r, log_mass(a_r, b_r)
 
-    def rsample(self, sample_shape: _SampleShape = ()) -> Tensor:
+    def rsample(self, sample_shape: SampleShape = ()) -> Tensor:
         shape = self._extended_shape(torch.Size(sample_shape))
         u = torch.rand(shape, dtype=torch.float64, device=self.loc.device)
         return self.icdf(u)
@@ -116,8 +115,8 @@ class TruncatedNormal(Distribution):
             x_r = inverse_log_ndtr(log_ndtr(b_r) + log_r_plus)
             x_r = torch.minimum(torch.maximum(x_r, a_r), b_r)
             half_x2 = 0.5 * x_r * x_r
-            d_low = torch.exp(torch.log1p(-u) + half_x2 + log_normal_density(a_r) + _HALF_LOG_2PI)
-            d_high = torch.exp(torch.log(u) + half_x2 + log_normal_density(b_r) + _HALF_LOG_2PI)
+            d_low = torch.exp(torch.log1p(-u) + half_x2 + log_normal_density(a_r) + HALF_LOG_2PI)
+            d_high = torch.exp(torch.log(u) + half_x2 + log_normal_density(b_r) + HALF_LOG_2PI)
             x = torch.where(mirrored, -x_r, x_r)
             dx_da = torch.where(mirrored, d_high, d_low).nan_to_num(0.0)
             dx_db = torch.where(mirrored, d_low, d_high).nan_to_num(0.0)
@@ -148,7 +147,7 @@ class TruncatedNormal(Distribution):
             self._validate_sample(value)
         log_z = self._reflected_bounds()[3]
         x = (value - self.loc) / self.scale
-        out = -0.5 * x * x - _HALF_LOG_2PI - torch.log(self.scale) - log_z.to(x.dtype)
+        out = -0.5 * x * x - HALF_LOG_2PI - torch.log(self.scale) - log_z.to(x.dtype)
         outside = (value < self.low) | (value > self.high)
         return torch.where(outside, -math.inf, out)
 

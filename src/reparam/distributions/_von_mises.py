@@ -41,10 +41,9 @@ from reparam.distributions._concentrated import (
 )
 from reparam.distributions._constraints import positive_finite
 from reparam.distributions._implicit import attach_gradient
+from reparam.distributions._shapes import SampleShape
 from reparam.distributions._von_mises_series import MAX_KAPPA, von_mises_dz_dkappa
 from reparam.safety import deliberately_cut
-
-_SampleShape = torch.Size | list[int] | tuple[int, ...]
 
 
 class VonMises(torch.distributions.VonMises):
@@ -66,7 +65,7 @@ class VonMises(torch.distributions.VonMises):
     arg_constraints = {"loc": constraints.real, "concentration": positive_finite}  # noqa: RUF012
     has_rsample = True
 
-    def rsample(self, sample_shape: _SampleShape = ()) -> Tensor:
+    def rsample(self, sample_shape: SampleShape = ()) -> Tensor:
         """Best-Fisher samples with implicit gradients in ``loc`` and ``concentration``."""
         shape = self._extended_shape(torch.Size(sample_shape))
         kappa64 = self._concentration.detach()

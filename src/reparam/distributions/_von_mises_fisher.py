@@ -41,10 +41,9 @@ from reparam.distributions._concentrated import (
 )
 from reparam.distributions._constraints import positive_finite, unit_vector
 from reparam.distributions._implicit import attach_gradient
+from reparam.distributions._shapes import SampleShape
 from reparam.distributions._sphere import place_sample
 from reparam.safety import deliberately_cut
-
-_SampleShape = torch.Size | list[int] | tuple[int, ...]
 
 
 class VonMisesFisher(Distribution):
@@ -92,7 +91,7 @@ class VonMisesFisher(Distribution):
         return int(self.event_shape[0])
 
     def expand(
-        self, batch_shape: _SampleShape, _instance: Distribution | None = None
+        self, batch_shape: SampleShape, _instance: Distribution | None = None
     ) -> VonMisesFisher:
         batch_shape = torch.Size(batch_shape)
         return VonMisesFisher(
@@ -101,7 +100,7 @@ class VonMisesFisher(Distribution):
             validate_args=False,
         )
 
-    def rsample(self, sample_shape: _SampleShape = ()) -> Tensor:
+    def rsample(self, sample_shape: SampleShape = ()) -> Tensor:
         """Samples ``[*sample_shape, *batch, d]``, differentiable in loc and concentration."""
         shape = torch.Size(sample_shape) + self.batch_shape
         dtype, device = self.loc.dtype, self.loc.device

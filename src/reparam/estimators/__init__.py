@@ -70,3 +70,4 @@ from reparam.estimators._relax import ConcreteControlVariate as ConcreteControlV
 from reparam.estimators._score import ScoreFunction as ScoreFunction
 from reparam.estimators._straight_through import StraightThrough as StraightThrough
 from reparam.estimators._temperature import ExponentialAnnealing as ExponentialAnnealing
+from reparam.estimators._temperature import check_temperature as check_temperature

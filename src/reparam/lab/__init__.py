@@ -31,12 +31,16 @@ from reparam.lab._compare import compare_problem as compare_problem
 from reparam.lab._comparison import Comparison as Comparison
 from reparam.lab._comparison import Recommendation as Recommendation
 from reparam.lab._iwae_model import LinearGaussian as LinearGaussian
+from reparam.lab._iwae_study import DEFAULT_K as DEFAULT_K
+from reparam.lab._iwae_study import DEFAULT_TRIALS as DEFAULT_TRIALS
 from reparam.lab._iwae_study import IWAEStudy as IWAEStudy
 from reparam.lab._iwae_study import iwae_study as iwae_study
 from reparam.lab._measurement import NotApplicableError as NotApplicableError
+from reparam.lab._memory import TooLargeError as TooLargeError
 from reparam.lab._problem import Problem as Problem
 from reparam.lab._problems import PROBLEMS as PROBLEMS
 from reparam.lab._problems import get_problem as get_problem
+from reparam.lab._problems import takes_k as takes_k
 from reparam.lab._results import Row as Row
 from reparam.lab.iwae_plots import plot_iwae_snr as plot_iwae_snr
 from reparam.lab.plots import plot_comparison as plot_comparison

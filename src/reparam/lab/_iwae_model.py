@@ -25,8 +25,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Normal
 
-from reparam.bounds import iwae_bound
-from reparam.bounds._iwae import Gradient
+from reparam.bounds import Gradient, iwae_bound
 from reparam.lab._problem import Params, gradient_of
 
 INFERENCE = ("a", "b", "c")

@@ -19,7 +19,7 @@ from typing import Any, cast
 
 import torch
 
-from reparam.bounds._iwae import GRADIENTS, Gradient
+from reparam.bounds import GRADIENTS, Gradient
 from reparam.lab._iwae_model import GENERATIVE, INFERENCE, LinearGaussian
 from reparam.lab._results import Row, summarise
 from reparam.lab._threads import one_thread

@@ -12,56 +12,16 @@ integrands the lab uses.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
-from reparam.lab._threads import one_thread
+from reparam._numerics import gauss_rule, legendre_rule
 
 HERMITE_NODES = 200
 LAGUERRE_NODES = 100
-
-
-@functools.cache
-def _rule(kind: str, nodes: int) -> tuple[Tensor, Tensor]:
-    """Nodes and weights of a classical Gauss rule, once per process (Golub-Welsch).
-
-    The nodes are the eigenvalues of the symmetric tridiagonal Jacobi matrix of
-    the orthogonal polynomials' three-term recurrence; the weights are the
-    weight function's total mass times the squared first components of the
-    eigenvectors (Golub and Welsch, 1969). Computed with torch on one thread:
-    numpy's rules call a multi-threaded eigensolver that can take seconds on a
-    busy machine.
-    """
-    k = torch.arange(1, nodes, dtype=torch.float64)
-    if kind == "legendre":  # weight 1 on [-1, 1]
-        diagonal, off, mass = (
-            torch.zeros(nodes, dtype=torch.float64),
-            k / (4 * k**2 - 1).sqrt(),
-            2.0,
-        )
-    elif kind == "hermite_e":  # weight exp(-x^2 / 2) on the real line
-        diagonal, off, mass = (
-            torch.zeros(nodes, dtype=torch.float64),
-            k.sqrt(),
-            math.sqrt(2 * math.pi),
-        )
-    else:  # laguerre: weight exp(-x) on [0, inf)
-        diagonal, off, mass = 2 * torch.arange(nodes, dtype=torch.float64) + 1, k, 1.0
-    jacobi = torch.diag(diagonal) + torch.diag(off, 1) + torch.diag(off, -1)
-    with one_thread():
-        x, vectors = torch.linalg.eigh(jacobi)
-    return x, mass * vectors[0].square()
-
-
-def legendre_rule(start: float, end: float, nodes: int) -> tuple[Tensor, Tensor]:
-    """Gauss-Legendre nodes and weights on ``[start, end]``."""
-    x, w = _rule("legendre", nodes)
-    half = (end - start) / 2
-    return start + half * (x + 1), half * w
 
 
 def normal_rule(nodes: int = HERMITE_NODES) -> tuple[Tensor, Tensor]:
@@ -71,7 +31,7 @@ def normal_rule(nodes: int = HERMITE_NODES) -> tuple[Tensor, Tensor]:
     >>> round(float((w * x**4).sum()), 12)  # E[eps^4] = 3
     3.0
     """
-    x, w = _rule("hermite_e", nodes)
+    x, w = gauss_rule("hermite_e", nodes)
     return x, w / math.sqrt(2 * math.pi)
 
 
@@ -85,7 +45,7 @@ def gamma_rule(alpha: float, nodes: int = LAGUERRE_NODES) -> tuple[Tensor, Tenso
     >>> round(float((w * x**2).sum()), 9)  # E[w^2] = alpha (alpha + 1)
     6.0
     """
-    x, w = _rule("laguerre", nodes)
+    x, w = gauss_rule("laguerre", nodes)
     return x, w * torch.exp((alpha - 1) * torch.log(x) - math.lgamma(alpha))
 
 
@@ -121,7 +81,7 @@ def standard_gamma_dalpha(w: Tensor, alpha: float, nodes: int = LAGUERRE_NODES) 
     psi = torch.special.digamma(torch.tensor(alpha, dtype=torch.float64))
     w = w.to(torch.float64)
     col = w.unsqueeze(-1)
-    s, ws = _rule("laguerre", nodes)
+    s, ws = gauss_rule("laguerre", nodes)
     upper = ((1 + s / col).pow(alpha - 1) * (torch.log(col + s) - psi) * ws).sum(-1)
     u, wu = legendre_rule(0.0, 1.0, nodes)
     small = col.clamp(max=1.0)

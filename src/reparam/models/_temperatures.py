@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import math
 
-from reparam.estimators import Estimator, ExponentialAnnealing
-from reparam.estimators._temperature import check_temperature
+from reparam.estimators import Estimator, ExponentialAnnealing, check_temperature
 
 TEMPERATURE, MIN_TEMPERATURE = 1.0, 0.5
 """Defaults: the initial temperature and the floor of its annealing."""
