@@ -181,19 +181,46 @@ def join_world(
     chosen = check_backend(backend, device)
     if device.type == "cuda":
         torch.cuda.set_device(device)
+    restarts = int(environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
     if not dist.is_initialized():
         dist.init_process_group(
             chosen,
             timeout=COLLECTIVE_TIMEOUT,
             device_id=device if chosen == "nccl" else None,
+            **_store_of_this_attempt(environ, restarts),
         )
     return World(
         rank=dist.get_rank(),
         size=dist.get_world_size(),
         local_rank=int(environ["LOCAL_RANK"]),
         backend=chosen,
-        restart_count=int(environ.get("TORCHELASTIC_RESTART_COUNT", "0")),
+        restart_count=restarts,
     )
+
+
+def _store_of_this_attempt(environ: Mapping[str, str], restarts: int) -> dict[str, Any]:
+    """The agent's key-value store, with keys prefixed by the restart count.
+
+    torchrun's agent keeps one store across restarts of the worker group, so
+    without a prefix a restarted rank can read the address its peer published
+    in the previous attempt and fail to connect ("Connection refused"). Outside
+    torchrun's agent store, ``env://`` as usual.
+    """
+    if environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return {}
+    size = int(environ["WORLD_SIZE"])
+    store = dist.TCPStore(
+        environ["MASTER_ADDR"],
+        int(environ["MASTER_PORT"]),
+        size,
+        is_master=False,
+        timeout=COLLECTIVE_TIMEOUT,
+    )
+    return {
+        "store": dist.PrefixStore(f"reparam/attempt-{restarts}", store),
+        "rank": int(environ["RANK"]),
+        "world_size": size,
+    }
 
 
 def leave_world(world: World) -> None:
