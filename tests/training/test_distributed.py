@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import json
+import signal
 from pathlib import Path
 
 import pytest
@@ -103,3 +105,28 @@ def test_bad_world_settings_are_refused_before_training() -> None:
         choose_device("cuda:1", env)
     assert choose_device("cpu", env) == (torch.device("cpu"), "gloo")
     assert choose_device("cpu", {}) == (torch.device("cpu"), None)
+
+
+def run_stop_worker(tmp_path: Path, kind: str, rank: int, step: int) -> list[dict]:  # type: ignore[type-arg]
+    out = tmp_path / kind
+    argv = ["torchrun", "--standalone", "--nproc-per-node=2", "-m", "tests.training.stop_worker"]
+    result = launch.run([*argv, str(out), kind, str(rank), str(step)], cwd=REPO)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return [json.loads(Path(f"{out}.rank{r}.json").read_text()) for r in range(2)]
+
+
+def test_a_nan_on_one_rank_stops_every_rank_before_the_bad_step(tmp_path: Path) -> None:
+    # 10 steps per epoch; rank 1's 14th training loss is nan: epoch 2, batch 4
+    seen = run_stop_worker(tmp_path, "nan", rank=1, step=14)
+    assert [s["outcome"] for s in seen] == ["diverged", "diverged"]
+    assert all("epoch 2, batch 4" in s["message"] for s in seen)
+    assert seen[0]["checkpoint"] == [1, 0]  # the last good one, after epoch 1
+    assert [s["progress"] for s in seen] == [[1, 3], [1, 3]]
+
+
+def test_sigterm_on_one_rank_stops_every_rank_at_the_same_batch(tmp_path: Path) -> None:
+    seen = run_stop_worker(tmp_path, "sigterm", rank=1, step=14)
+    assert [s["outcome"] for s in seen] == ["stopped", "stopped"]
+    assert [s["signum"] for s in seen] == [signal.SIGTERM, signal.SIGTERM]
+    assert seen[0]["progress"] == seen[1]["progress"] == [1, 4]
+    assert seen[0]["checkpoint"] == [1, 4]  # rank 0 saved where both stopped
