@@ -226,3 +226,29 @@ def test_a_value_error_from_a_bug_is_not_a_usage_error(monkeypatch: pytest.Monke
     monkeypatch.setattr(training_cli, "train", broken)
     with pytest.raises(ValueError, match="a bug deep inside"):
         main(["vae", "--data-dir", "x"])
+
+
+def test_a_folder_that_cannot_be_written_is_one_line_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # root writes anywhere, so the refusal a read-only folder gives is made by hand
+    import reparam.training.run_lock as run_lock
+
+    def read_only(path: object, flags: int, mode: int = 0o777) -> int:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(run_lock.os, "open", read_only)
+    with pytest.raises(ValueError, match=r"cannot write in run folder .*: Permission denied"):
+        RunLock.acquire(tmp_path / "run")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a read-only folder")
+def test_a_read_only_folder_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(ValueError, match="cannot write in run folder"):
+            RunLock.acquire(folder)
+    finally:
+        folder.chmod(0o755)
