@@ -103,6 +103,18 @@ def test_two_processes_train_and_match_a_one_process_evaluation(
 
 @pytest.mark.slow
 @pytest.mark.mnist
+def test_the_python_api_trains_data_parallel_under_torchrun(
+    mnist_dir: Path, tmp_path: Path
+) -> None:
+    argv = ["torchrun", "--standalone", "--nproc-per-node=2", "-m", "tests.training.api_worker"]
+    env = {"REPARAM_DATA_DIR": str(mnist_dir), "PYTHONPATH": f"{REPO / 'src'}:{REPO}"}
+    summary = summary_of(launch.run([*argv, str(tmp_path / "api")], cwd=REPO, env=env))
+    assert (summary["world_size"], summary["backend"]) == (2, "gloo")
+    assert summary["settings"]["data"]["dir"] == str(mnist_dir.resolve())
+
+
+@pytest.mark.slow
+@pytest.mark.mnist
 def test_dvae_line_trains_on_two_processes_and_resumes_on_one(
     mnist_dir: Path, tmp_path: Path
 ) -> None:
