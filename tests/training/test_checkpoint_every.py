@@ -15,7 +15,7 @@ from reparam.training import (
     load_checkpoint,
     new_run_folder,
 )
-from tests.vae.helpers import synthetic_arrays
+from tests.mnist_files import synthetic_arrays
 
 TRAIN = synthetic_arrays()["train-images-idx3-ubyte"]  # 96 images: 5 batches of 20
 TEST = torch.rand(8, 49)

@@ -26,8 +26,8 @@ from reparam.data import (
 )
 from reparam.data._download import download_mnist
 from reparam.data.batches import batch_slices, epoch_order
+from tests.mnist_files import md5, synthetic_arrays, write_synthetic
 from tests.stats import assert_mean, mean_z_scores, z_threshold
-from tests.vae.helpers import md5, synthetic_arrays, write_synthetic
 
 
 @pytest.mark.parametrize("gz", [True, False])

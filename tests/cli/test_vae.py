@@ -10,7 +10,7 @@ import torch
 
 from reparam.cli import main
 from tests.images import png_size
-from tests.vae.helpers import write_synthetic
+from tests.mnist_files import write_synthetic
 
 
 def run_json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict:  # type: ignore[type-arg]

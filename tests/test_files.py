@@ -15,7 +15,7 @@ import torch
 from reparam._files import write_atomically, write_bytes_atomically, write_text_atomically
 from reparam.data._download import download_mnist
 from reparam.training import new_run_folder, save_checkpoint
-from tests.vae.helpers import md5, write_synthetic
+from tests.mnist_files import md5, write_synthetic
 
 
 def test_writes_and_replaces_leaving_only_the_file(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from reparam.training import (
     new_run_folder,
     save_checkpoint,
 )
-from tests.vae.test_training import TEST, TRAIN, tiny_model
+from tests.training.test_trainer import TEST, TRAIN, tiny_model
 
 CONFIG = TrainConfig(epochs=1, batch_size=20, lr=1e-2, seed=5, target="binary")
 
