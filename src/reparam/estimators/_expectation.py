@@ -53,6 +53,30 @@ def expectation(
     >>> expectation(lambda z: (z - 1) ** 2, Normal(mu, 1.0), num_samples=2).sum().backward()
     >>> mu.grad.shape  # three independent two-sample estimates of -2
     torch.Size([3])
+
+    Nesting: ``f`` may itself call ``expectation`` on a distribution built from
+    its samples, for models with several random choices. The inner
+    distribution's batch shape is then ``[num_samples, *batch_shape]`` and the
+    inner call returns exactly the costs ``f`` must return. The result
+    estimates ``grad E_z[f(z)]`` with ``f(z) = E_{b ~ p(.|z)}[g(z, b)]``,
+    without bias when both estimators are unbiased: the outer estimator's
+    score multiplies the inner estimate's value, its path (pathwise) runs
+    through the inner distribution's parameters, and the inner score multiplies
+    only the inner cost. The magic boxes multiply to DiCE's for the joint
+    (Foerster et al., 2018), so second derivatives of nested score functions
+    are right too. Keep costs that do not depend on the inner sample outside
+    the inner call: inside it they get the inner score too, which adds no bias
+    (a score has mean zero) but, with no baseline, adds variance.
+
+    >>> from torch.distributions import Bernoulli
+    >>> a = torch.ones(3, requires_grad=True)
+    >>> def cost(z):  # z: [4, 3]; the Bernoulli's batch shape is [4, 3]
+    ...     choice = Bernoulli(logits=a * z)
+    ...     return z**2 + expectation(lambda b: (b - z) ** 2, choice, "disarm", 2)
+    >>> value = expectation(cost, Normal(mu, 1.0), "pathwise", num_samples=4)
+    >>> value.sum().backward()
+    >>> value.shape, a.grad.shape
+    (torch.Size([3]), torch.Size([3]))
     """
     resolved = _checked(estimator, dist, num_samples)
     if check_finite is None:  # the common case, without a context manager's cost
