@@ -63,9 +63,9 @@ class BurdaVAE(GaussianVAE):
     """:class:`GaussianVAE` with Burda et al.'s networks: two tanh layers of 200 each way."""
 
     def __init__(self, **options: Any) -> None:
+        super().__init__(input_dim=784, hidden=200, latent_dim=50, **options)
         layers = (nn.Linear(784, 200), nn.Tanh(), nn.Linear(200, 200))  # the base has one
         self.encoder = nn.Sequential(*layers)  # type: ignore[assignment]
-        self.encoder = nn.Sequential(nn.Linear(784, 200), nn.Tanh(), nn.Linear(200, 200))
         self.decoder = nn.Sequential(
             nn.Linear(50, 200), nn.Tanh(), nn.Linear(200, 200), nn.Tanh(), nn.Linear(200, 784)
         )

@@ -103,7 +103,9 @@ class GaussianVAE(LatentVariableModel):
         self.decoder = nn.Sequential(
             nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, input_dim)
         )
-        self.objective, self.iw_k, self.iw_gradient = objective, iw_k, iw_gradient
+        self.objective: str = objective
+        self.iw_k: int = iw_k
+        self.iw_gradient: str = iw_gradient
         _check_objective(self, input_dim)
 
     def posterior(self, x: Tensor) -> Independent:
