@@ -27,6 +27,8 @@ from reparam.training.monitor import (
     measure_gradients,
     plot_gradients,
 )
+from tests.conftest import REPO
+from tests.training import launch
 from tests.vae.helpers import synthetic_arrays
 
 ARRAYS = synthetic_arrays()
@@ -149,3 +151,16 @@ def test_an_interrupted_monitored_run_resumes_with_the_same_rows(tmp_path: Path)
     history = resumed.fit()
     assert same_state(straight.model.state_dict(), resumed.model.state_dict())
     assert [r["gradients"] for r in history] == [r["gradients"] for r in expected]
+
+
+def test_under_two_ranks_rank_0_measures_and_training_is_unchanged(tmp_path: Path) -> None:
+    out = tmp_path / "monitor"
+    argv = ["torchrun", "--standalone", "--nproc-per-node=2", "-m", "tests.training.monitor_worker"]
+    result = launch.run([*argv, str(out)], cwd=REPO)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ranks = [torch.load(f"{out}.rank{r}.pt") for r in range(2)]
+    for state in ranks:  # monitoring on rank 0 changes no rank's training
+        assert same_state(state["watched"]["params"], state["plain"]["params"])
+    assert same_state(ranks[0]["watched"]["params"], ranks[1]["watched"]["params"])
+    assert [row["step"] for row in ranks[0]["watched"]["rows"]] == [2, 4, 6, 8]
+    assert ranks[1]["watched"]["rows"] == []
