@@ -12,8 +12,12 @@ import torch
 from torch import Tensor
 from torch.distributions import Bernoulli, Independent, Normal, Uniform
 
-from reparam.cli import main
+from reparam.cli import build_parser, main
+from reparam.cli._parser import UsageError
+from reparam.cli._training import check_resume_options
+from reparam.cli.vae import MODEL_KEYS
 from reparam.models import GaussianVAE
+from reparam.training.run import RunSettings
 from tests.stats import z_threshold
 
 
@@ -168,3 +172,19 @@ def test_bad_objective_options_are_one_line_errors_before_any_folder(
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1, err
     assert not run.exists()
+
+
+def test_a_resumed_run_keeps_its_objective() -> None:
+    saved = RunSettings(options={"objective": "iwae", "iw_k": 5, "iw_gradient": "dreg"})
+    for argv, differs in [
+        (["--iw-k", "5", "--objective", "iwae"], None),
+        (["--iw-gradient", "stl"], "--iw-gradient stl differs from the run's saved dreg"),
+        (["--iw-k", "50"], "--iw-k 50 differs from the run's saved 5"),
+        (["--objective", "elbo"], "--objective elbo differs"),
+    ]:
+        args = build_parser().parse_args(["vae", "--resume", "run", *argv])
+        if differs is None:
+            check_resume_options(args, saved, MODEL_KEYS)
+            continue
+        with pytest.raises(UsageError, match=re.escape(differs)):
+            check_resume_options(args, saved, MODEL_KEYS)
