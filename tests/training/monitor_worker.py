@@ -15,7 +15,7 @@ import torch
 from reparam.data import present
 from reparam.models import GaussianVAE
 from reparam.training import TrainConfig, new_run_folder
-from reparam.training.distributed import join_world, leave_world, rank_noise_seed
+from reparam.training.distributed import World, join_world, leave_world, rank_noise_seed
 from reparam.training.monitor import GradientMonitor
 from reparam.training.trainer import Trainer
 
@@ -27,8 +27,7 @@ def images() -> torch.Tensor:
     return torch.randint(0, 256, (40, 7, 7), generator=g).to(torch.uint8)
 
 
-def train(out: str, name: str, monitored: bool) -> dict[str, Any]:
-    world = join_world(torch.device("cpu"), "gloo")
+def train(world: World, out: str, name: str, monitored: bool) -> dict[str, Any]:
     torch.manual_seed(SEED)
     net = GaussianVAE(input_dim=49, hidden=8, latent_dim=2, objective="iwae", iw_k=4)
     torch.manual_seed(rank_noise_seed(SEED, world.rank))
@@ -51,17 +50,17 @@ def train(out: str, name: str, monitored: bool) -> dict[str, Any]:
     result = {
         "params": {k: p.detach().clone() for k, p in net.named_parameters()},
         "rows": [row for record in history for row in record.get("gradients", [])],
-        "rank": world.rank,
     }
-    leave_world(world)
     return result
 
 
 def main(out: str) -> None:
     torch.set_num_threads(1)
-    watched = train(out, "watched", monitored=True)
-    plain = train(out, "plain", monitored=False)
-    torch.save({"watched": watched, "plain": plain}, f"{out}.rank{watched['rank']}.pt")
+    world = join_world(torch.device("cpu"), "gloo")
+    watched = train(world, out, "watched", monitored=True)
+    plain = train(world, out, "plain", monitored=False)
+    torch.save({"watched": watched, "plain": plain}, f"{out}.rank{world.rank}.pt")
+    leave_world(world)
 
 
 if __name__ == "__main__":
