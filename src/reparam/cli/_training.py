@@ -166,6 +166,8 @@ def execution_from_args(args: argparse.Namespace) -> Execution:
         eval_k=args.eval_k,
         download=args.download,
         checkpoint_every=getattr(args, "checkpoint_every", None),
+        monitor_every=getattr(args, "snr_every", None),
+        monitor_replicates=getattr(args, "snr_replicates", None) or 10,
         log=lambda line: print(line, file=stream, flush=True),
     )
 

@@ -7,6 +7,7 @@ import argparse
 import torch
 from torch.distributions import Independent, Normal
 
+from reparam.bounds import GRADIENTS
 from reparam.cli._parser import int_at_least
 from reparam.cli._training import (
     USAGE_ERRORS,
@@ -15,8 +16,9 @@ from reparam.cli._training import (
     train_command,
 )
 from reparam.estimators import ESTIMATORS
+from reparam.models.vae import OBJECTIVES
 
-MODEL_KEYS = ("latent_dim", "hidden", "estimator", "samples")
+MODEL_KEYS = ("latent_dim", "hidden", "estimator", "samples", "objective", "iw_k", "iw_gradient")
 
 
 def gaussian_estimators() -> list[str]:
@@ -48,8 +50,49 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     model.add_argument(
         "--samples", type=int_at_least(1), help="samples of z per example (default 1)"
     )
+    add_objective_arguments(model)
     add_train_arguments(parser, "vae")
+    add_monitor_arguments(parser)
     add_eval_parser(parser, "vae")
     parser.set_defaults(
         run=lambda args: train_command(args, "vae", MODEL_KEYS), usage_errors=USAGE_ERRORS
+    )
+
+
+def add_objective_arguments(model: argparse._ArgumentGroup) -> None:
+    """The training objective: the ELBO, or the IWAE bound with its k and encoder gradient."""
+    model.add_argument(
+        "--objective",
+        choices=OBJECTIVES,
+        help="elbo (default) or iwae: the k-sample importance-weighted bound (Burda et al.)",
+    )
+    model.add_argument(
+        "--iw-k",
+        type=int_at_least(1),
+        metavar="K",
+        help="importance samples per example of --objective iwae (default 1)",
+    )
+    model.add_argument(
+        "--iw-gradient",
+        choices=GRADIENTS,
+        help="encoder gradient of --objective iwae: standard (default), stl (sticking the "
+        "landing; biased for k > 1) or dreg (doubly reparameterized)",
+    )
+
+
+def add_monitor_arguments(parser: argparse.ArgumentParser) -> None:
+    """Gradient monitoring: SNR and variance of the encoder's and decoder's gradients."""
+    group = parser.add_argument_group("gradient monitoring")
+    group.add_argument(
+        "--snr-every",
+        type=int_at_least(1),
+        metavar="N",
+        help="every N steps, measure the gradients' SNR and variance on one fixed batch "
+        "(into metrics.jsonl and gradients.png; default: never)",
+    )
+    group.add_argument(
+        "--snr-replicates",
+        type=int_at_least(2),
+        metavar="R",
+        help="gradient estimates per measurement (default 10)",
     )

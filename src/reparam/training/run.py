@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 
+from reparam.data.batches import present
 from reparam.models import MODEL_FAMILIES
 from reparam.training._model import LatentVariableModel
 from reparam.training.checkpoint import load_checkpoint
@@ -45,9 +46,11 @@ from reparam.training.distributed import (
     choose_device,
     join_world,
     leave_world,
+    noise_seed,
     rank_noise_seed,
 )
 from reparam.training.evaluation import evaluate
+from reparam.training.monitor import GradientMonitor, plot_gradients
 from reparam.training.pictures import save_pictures
 from reparam.training.run_data import RunData, choose_data_folder, load_run_data
 from reparam.training.run_folder import (
@@ -158,6 +161,9 @@ class Execution:
         eval_k: samples of the test set's importance-weighted bound (0 skips it).
         download: fetch missing MNIST files from the public mirrors.
         checkpoint_every: also checkpoint every this many steps.
+        monitor_every: measure the gradients' SNR every this many steps
+            (:mod:`reparam.training.monitor`; ``None``: never).
+        monitor_replicates: gradient estimates per measurement (>= 2).
         progress_bar: a bar per epoch on a terminal.
         log: receives the progress lines (default: stdout).
     """
@@ -168,6 +174,8 @@ class Execution:
     eval_k: int = 1000
     download: bool = False
     checkpoint_every: int | None = None
+    monitor_every: int | None = None
+    monitor_replicates: int = 10
     progress_bar: bool = True
     log: Callable[[str], None] | None = None
 
@@ -271,6 +279,7 @@ def _carry_out(
                 progress_bar=execution.progress_bar,
                 world=world,
                 checkpoint_every=execution.checkpoint_every,
+                monitor=_monitor(execution, data, settings.train),
             )
             if resuming:
                 _check_weights(model, load_checkpoint(run.checkpoint), run)
@@ -282,9 +291,22 @@ def _carry_out(
         leave_world(world)
 
 
+def _monitor(execution: Execution, data: RunData, config: TrainConfig) -> GradientMonitor | None:
+    """The gradient monitor on the first ``batch_size`` training images (binarized once)."""
+    if execution.monitor_every is None:
+        return None
+    images = data.train_images[: config.batch_size]
+    seed = noise_seed(config.seed, "monitor-batch")
+    generator = torch.Generator(device=images.device).manual_seed(seed)
+    batch = present(images, config.target, generator)
+    return GradientMonitor(
+        batch, execution.monitor_every, execution.monitor_replicates, seed=config.seed
+    )
+
+
 def _check_memory(settings: RunSettings, world: World) -> None:
     """Sizes that cannot fit are a :class:`SettingsError`, before anything is allocated."""
-    samples = int(settings.options.get("samples") or 1)
+    samples = int(settings.options.get("samples") or 1) * int(settings.options.get("iw_k") or 1)
     share = -(-settings.train.batch_size // world.size)
     try:
         check_fits(settings.build_model, samples, share)
@@ -300,6 +322,13 @@ def _join(execution: Execution, config: TrainConfig) -> tuple[torch.device, Worl
         raise SettingsError(f"eval_k must be >= 0, got {execution.eval_k}")
     if execution.checkpoint_every is not None and execution.checkpoint_every < 1:
         raise SettingsError(f"checkpoint_every must be >= 1, got {execution.checkpoint_every}")
+    if execution.monitor_every is not None and execution.monitor_every < 1:
+        raise SettingsError(f"monitor_every must be >= 1, got {execution.monitor_every}")
+    if execution.monitor_replicates < 2:
+        raise SettingsError(
+            f"monitor_replicates must be >= 2 to estimate a variance, got "
+            f"{execution.monitor_replicates}"
+        )
     device, backend = choose_device(execution.device)
     if backend is not None:
         check_global_batch(config.batch_size, int(os.environ["WORLD_SIZE"]))
@@ -433,6 +462,8 @@ def _finish(
         pictures = save_pictures(
             model, data.test_pixels, data.test_labels, run.path, data.image_shape, seed=seed
         )
+        snr_plot = plot_gradients(history, run.path / "gradients.png")
+        pictures += [] if snr_plot is None else [snr_plot]
         summary["pictures"] = [str(p) for p in pictures]
         run.write_json(run.summary, summary)
     world.barrier()

@@ -45,6 +45,7 @@ from reparam.training.checkpoint import CheckpointError, load_checkpoint, save_c
 from reparam.training.config import TrainConfig
 from reparam.training.distributed import World, noise_seed, share_bounds
 from reparam.training.evaluation import mean_loss
+from reparam.training.monitor import GradientMonitor
 from reparam.training.run_folder import RunFolder
 
 Log = Callable[[str], None]
@@ -111,6 +112,8 @@ class Trainer:
         world: this process's rank among the ranks (default: one process).
         checkpoint_every: also checkpoint every this many steps (``None``: at
             the end of each epoch only).
+        monitor: measures the gradients' SNR during training (its rows go into
+            each epoch's record as ``"gradients"``); ``None``: no monitoring.
     """
 
     def __init__(
@@ -124,6 +127,7 @@ class Trainer:
         progress_bar: bool = True,
         world: World | None = None,
         checkpoint_every: int | None = None,
+        monitor: GradientMonitor | None = None,
     ) -> None:
         self.model = model
         self.train_images = train_images
@@ -134,6 +138,7 @@ class Trainer:
         self.log = log if self.world.is_main else _quiet
         self.progress_bar = progress_bar and self.world.is_main
         self.checkpoint_every = checkpoint_every
+        self.monitor = monitor
         self.device = train_images.device
         self.optimizer = adam(model, config.lr)
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
@@ -164,6 +169,8 @@ class Trainer:
         if saved["order"] is not None:
             saved["order"] = saved["order"].to(self.device)
         self.progress = Progress(**saved)
+        if self.monitor is not None:
+            self.monitor.restore(state.get("monitor", []))
 
     def _restore_noise(self, state: dict[str, Any]) -> None:
         by_rank = state.get("rng_by_rank", [state["rng"]])
@@ -217,6 +224,8 @@ class Trainer:
             p.loss_sum += loss
             p.count += x.shape[0]
             p.step += 1
+            if self.monitor is not None:
+                self.monitor.after_step(self.model, (epoch - 1) * batches + p.step, self.world)
             bar.update()
             if p.step % 20 == 0:
                 bar.set_postfix_str(f"loss {p.loss_sum / p.count:.2f}", refresh=False)
@@ -292,7 +301,7 @@ class Trainer:
     def _finish_epoch(self, epoch: int) -> None:
         p = self.progress
         test_loss = mean_loss(self.model, self.test_pixels, seed=self.config.seed, world=self.world)
-        record = {
+        record: dict[str, Any] = {
             "epoch": epoch,
             "train_loss": p.loss_sum / p.count,
             "test_loss": test_loss,
@@ -300,6 +309,8 @@ class Trainer:
             "world_size": self.world.size,
             "backend": self.world.backend,
         }
+        if self.monitor is not None:
+            record["gradients"] = self.monitor.take()
         self.progress = Progress(epoch=epoch, history=[*p.history, record])
         self._save()
         if self.world.is_main:
@@ -322,6 +333,7 @@ class Trainer:
                     "rng": rng_by_rank[0],
                     "rng_by_rank": rng_by_rank,
                     "generator": self.generator.get_state(),
+                    "monitor": [] if self.monitor is None else self.monitor.pending(),
                     "progress": {
                         "epoch": p.epoch,
                         "step": p.step,
