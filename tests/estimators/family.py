@@ -15,7 +15,7 @@ with.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -57,7 +57,7 @@ class Family:
         grads = torch.autograd.grad(self.exact_mean(cost, leaves), list(leaves.values()))
         f = self.costs[cost]
 
-        def build(params: Params) -> tuple[Callable[[Tensor], Tensor], Distribution]:
+        def build(params: Mapping[str, Tensor]) -> tuple[Callable[[Tensor], Tensor], Distribution]:
             return f, self.make(**params)
 
         return Problem(

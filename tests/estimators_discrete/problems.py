@@ -12,7 +12,7 @@ is the lab's own (``reparam lab --problem bernoulli-toy``), several values of
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -109,7 +109,7 @@ def _enumerable(
     """A lab problem whose exact gradient is the enumerated one."""
     values = {"logits": torch.tensor(logits, dtype=DTYPE)}
 
-    def build(params: dict[str, Tensor]) -> tuple[Callable[[Tensor], Tensor], Distribution]:
+    def build(params: Mapping[str, Tensor]) -> tuple[Callable[[Tensor], Tensor], Distribution]:
         return f, make(params["logits"])
 
     unfinished = Enumerable(name, Problem(name, name, values, build), states, categorical)

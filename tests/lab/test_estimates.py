@@ -9,6 +9,7 @@ same seed. Several toys side by side (the Bernoulli toy with a vector
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 
 import pytest
 import torch
@@ -37,7 +38,7 @@ def counting_problem(calls: list[int]) -> Problem:
         calls.append(z.shape[0])
         return z**2
 
-    def build(p: dict[str, Tensor]) -> tuple[Cost, Distribution]:
+    def build(p: Mapping[str, Tensor]) -> tuple[Cost, Distribution]:
         return f, Normal(p["mu"], 1.0)
 
     return Problem("counting", "z ~ N(mu, 1), f = z^2", values, build)
