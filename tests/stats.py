@@ -73,6 +73,31 @@ def assert_mean(
     )
 
 
+def assert_unbiased(estimates: Tensor, exact: Tensor, rate: float = FALSE_FAILURE_RATE) -> None:
+    """z-test of every column's mean against ``exact`` at total false-failure rate ``rate``.
+
+    Columns whose estimates are all equal (a deterministic gradient, e.g. a
+    linear cost's pathwise gradient in the mean) have no standard error: they
+    must equal the exact value up to float64 rounding.
+    """
+    spread = estimates.max(0).values - estimates.min(0).values
+    scale = 1.0 + exact.abs()
+    fixed = spread <= 1e-12 * scale
+    if bool(fixed.any()):
+        error = (estimates.mean(0) - exact).abs()[fixed]
+        assert bool((error <= 1e-9 * scale[fixed]).all()), (
+            f"deterministic gradient {estimates.mean(0)[fixed]} != exact {exact[fixed]}"
+        )
+    if bool(fixed.all()):
+        return
+    z = mean_z_scores(estimates[:, ~fixed], exact[~fixed])
+    limit = z_threshold(rate, int((~fixed).sum()))
+    assert bool((z.abs() <= limit).all()), (
+        f"gradient off by {z.abs().max().item():.2f} standard errors (limit {limit:.2f} at "
+        f"false-failure rate {rate}): mean {estimates.mean(0)}, exact {exact}"
+    )
+
+
 def assert_variance(
     samples: Tensor, expected: Tensor | float, rate: float = FALSE_FAILURE_RATE
 ) -> None:

@@ -1,7 +1,10 @@
 """Distribution families and costs with closed-form expectations, for the estimator tests.
 
 See :mod:`tests.estimators.family` for how a family is used; the discrete ones
-are in :mod:`tests.estimators.discrete_cases`.
+are in :mod:`tests.estimators.discrete_cases`. Every family in :data:`ALL`, with
+each of its costs, is a problem of the registry's unbiasedness suite
+(:mod:`tests.estimators.suite`); the tuples below say which families each kind
+of estimator should support, and the estimator tests check ``supports`` agrees.
 
 Closed forms used (``psi`` is the digamma function):
 

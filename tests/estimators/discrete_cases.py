@@ -44,11 +44,22 @@ BERNOULLI = Family(
     cv_mean=lambda d: d.mean,
 )
 
+_CLASSES = torch.arange(4, dtype=DTYPE)
+
+
+def _class(z: Tensor) -> Tensor:
+    """The class of an integer sample, or of a one-hot (or relaxed) vector over the 4 classes.
+
+    Estimators that relax (RELAX, Gumbel-softmax) hand ``f`` vectors, not integers.
+    """
+    return z.to(DTYPE) @ _CLASSES if z.is_floating_point() else z.to(DTYPE)
+
+
 _CATEGORICAL_COSTS = {
-    "constant": lambda z: constant_cost(z.to(DTYPE)),
-    "linear": lambda z: 2.0 * z.to(DTYPE) - 1.0,
-    "quadratic": lambda z: z.to(DTYPE) ** 2,
-    "nonpolynomial": lambda z: torch.exp(0.5 * z.to(DTYPE)),
+    "constant": lambda z: constant_cost(_class(z)),
+    "linear": lambda z: 2.0 * _class(z) - 1.0,
+    "quadratic": lambda z: _class(z) ** 2,
+    "nonpolynomial": lambda z: torch.exp(0.5 * _class(z)),
 }
 
 CATEGORICAL = Family(
@@ -58,7 +69,7 @@ CATEGORICAL = Family(
     costs=_CATEGORICAL_COSTS,
     means=_finite_means(
         _CATEGORICAL_COSTS,
-        torch.arange(4, dtype=DTYPE),
+        torch.arange(4),
         lambda logits: torch.softmax(logits, -1),
     ),
     cv_fn=lambda z: (z == 0).to(DTYPE),

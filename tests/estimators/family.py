@@ -6,16 +6,23 @@ trial) and lists costs ``f`` with their exact expectation ``E[f]`` as a
 differentiable function of the *unbatched* parameters. The exact gradient is the
 derivative of that closed form (taken by autograd, so no hand-derived derivative
 can be mistyped), and the exact second derivative likewise.
+
+:meth:`Family.problem` turns a family and one of its costs into the lab's
+:class:`~reparam.lab.Problem`, so trials are batched by the lab's harness
+(:func:`reparam.lab.gradient_estimates`), the same one ``reparam lab`` measures
+with.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 from torch.distributions import Distribution
+
+from reparam.lab import Problem
 
 DTYPE = torch.float64
 COST_NAMES = ("constant", "linear", "quadratic", "nonpolynomial")
@@ -42,6 +49,29 @@ class Family:
         """``E[f]`` at unbatched ``params``, differentiable in them."""
         anchor = sum(p.sum() for p in params.values()) * 0.0  # keeps constants in the graph
         return self.means[cost](**params) + anchor
+
+    def problem(self, cost: str) -> Problem:
+        """The lab's problem ``grad E[f]`` for the named cost, with its exact gradient."""
+        values = self.params()
+        leaves = {k: v.clone().requires_grad_() for k, v in values.items()}
+        grads = torch.autograd.grad(self.exact_mean(cost, leaves), list(leaves.values()))
+        f = self.costs[cost]
+
+        def build(params: Mapping[str, Tensor]) -> tuple[Callable[[Tensor], Tensor], Distribution]:
+            return f, self.make(**params)
+
+        return Problem(
+            name=f"{self.name}-{cost}",
+            summary=f"z ~ {self.name}, the {cost} cost",
+            values=values,
+            build=build,
+            exact_gradient=dict(zip(leaves, grads, strict=True)),
+        )
+
+    def trial_distribution(self, trials: int) -> tuple[Params, Distribution]:
+        """Per-trial parameter leaves ``[trials, *shape]`` and the distribution built from them."""
+        leaves = self.problem("constant").trial_parameters(trials)
+        return leaves, self.make(**leaves)
 
 
 def constant_cost(z: Tensor) -> Tensor:

@@ -1,89 +1,110 @@
-"""Every public estimator is in the statistical suite.
+"""Every public estimator is in the statistical suite, because the suite follows the registry.
 
-How a test module declares what it covers: a module anywhere under ``tests/``
-that checks estimators *statistically* (z-tests of the estimated gradient against
-an exact one, or of a known bias, through ``tests/stats.py``) declares at module
-level a tuple of string literals,
+The unbiasedness suite (:mod:`tests.estimators.suite`, run by
+``test_unbiased.py``) pairs every unbiased entry of ``reparam.ESTIMATORS`` with
+every family or problem of the suite its ``supports`` accepts; the biased
+entries are checked against theory (:data:`tests.estimators_discrete.theory.BIAS_THEORY`).
+This module fails when
 
-    COVERS_ESTIMATORS = ("gumbel-softmax", "st-gumbel-softmax")
+* an unbiased registered estimator supports no family of the suite: add a
+  family it applies to (with closed-form or enumerable ``E[f]``);
+* a biased registered estimator has no theory of its mean: add one;
+* an ``Estimator`` class exported from ``reparam`` or ``reparam.estimators`` is
+  the class of no registry entry (so the suite would never see it).
 
-naming the short names it covers: keys of ``reparam.ESTIMATORS``, and the
-``name`` class attribute of every ``Estimator`` subclass exported from
-``reparam`` or ``reparam.estimators``. This module reads those tuples from the
-source files with ``ast`` (no test module is imported, so it works under
-``pytest -k`` and ``-n``) and fails when
-
-* a registered estimator, or an exported ``Estimator`` class, is declared by no
-  test module: add its tests, and the declaration beside them;
-* a declared name is neither registered nor the name of an exported class.
-
-An estimator added to the registry therefore fails this test until a test
-module covering it says so.
+An estimator added to the registry is therefore tested on every family it
+claims, without any list naming it, or this test says what is missing.
 """
 
 from __future__ import annotations
 
-import ast
 import inspect
-from pathlib import Path
+
+from torch import Tensor
+from torch.distributions import Distribution, Poisson
 
 import reparam
 import reparam.estimators
 from reparam import ESTIMATORS, Estimator
-from reparam.estimators import resolve_estimator
+from reparam.estimators import Cost, UnsupportedDistributionError, resolve_estimator
+from tests.estimators.suite import Registry, unbiased_cases, uncovered
+from tests.estimators_discrete.theory import BIAS_THEORY
 
-TESTS = Path(__file__).resolve().parents[1]
 
-
-def declared_coverage() -> dict[str, list[str]]:
-    """Covered name -> the test files that declare it."""
-    covered: dict[str, list[str]] = {}
-    for path in sorted(TESTS.rglob("*.py")):
-        for node in ast.parse(path.read_text(encoding="utf-8")).body:
-            targets = node.targets if isinstance(node, ast.Assign) else []
-            if any(isinstance(t, ast.Name) and t.id == "COVERS_ESTIMATORS" for t in targets):
-                assert isinstance(node, ast.Assign)
-                for name in ast.literal_eval(node.value):
-                    covered.setdefault(name, []).append(str(path.relative_to(TESTS)))
-    return covered
+def missing_from_suite(registry: Registry) -> list[str]:
+    """What the suite cannot test, one line per registry entry."""
+    missing = [f"{name!r}: unbiased, but supports no family of the suite" for name in
+               uncovered(registry)]  # fmt: skip
+    for name, factory in registry.items():
+        estimator = factory()
+        if estimator.unbiased:
+            continue
+        theories = BIAS_THEORY.get(name, [])
+        if not theories:
+            missing.append(f"{name!r}: biased, and no theory of its mean in BIAS_THEORY")
+        for theory in theories:
+            if type(theory.estimator) is not type(estimator):
+                missing.append(f"{name!r}: BIAS_THEORY tests a {type(theory.estimator).__name__}")
+    return missing
 
 
 def exported_estimator_classes() -> dict[str, type[Estimator]]:
-    """Concrete ``Estimator`` subclasses exported from the public modules, by ``name``."""
+    """Concrete ``Estimator`` subclasses exported from the public modules, by class name."""
     classes: dict[str, type[Estimator]] = {}
     for module in (reparam, reparam.estimators):
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, Estimator):
                 estimator: type[Estimator] = value
                 if not inspect.isabstract(estimator):
-                    classes[estimator.name] = estimator
+                    classes[estimator.__name__] = estimator
     return classes
 
 
-def test_every_public_estimator_has_statistical_coverage() -> None:
-    covered = declared_coverage()
-    public = set(ESTIMATORS) | set(exported_estimator_classes())
-    missing = sorted(public - set(covered))
-    assert not missing, (
-        f"public estimators without statistical tests: {missing}. Test them and declare "
-        "COVERS_ESTIMATORS = (...) in the test module (see this file's docstring)."
-    )
+def test_every_registered_estimator_is_in_the_statistical_suite() -> None:
+    missing = missing_from_suite(ESTIMATORS)
+    assert not missing, "; ".join(missing) + " (see this file's docstring)"
 
 
-def test_declared_names_exist() -> None:
-    public = set(ESTIMATORS) | set(exported_estimator_classes())
-    unknown = {name: files for name, files in declared_coverage().items() if name not in public}
-    assert not unknown, f"COVERS_ESTIMATORS names no public estimator: {unknown}"
+class _PoissonOnly(Estimator):
+    """A toy estimator for a distribution no family of the suite has."""
+
+    name = "poisson-only"
+    unbiased = True
+
+    def check_supports(self, dist: Distribution) -> None:
+        if not isinstance(dist, Poisson):
+            raise UnsupportedDistributionError(f"{self.name} supports Poisson only")
+
+    def surrogate(self, f: Cost, dist: Distribution, num_samples: int) -> Tensor:
+        raise NotImplementedError
 
 
-def test_the_coverage_check_sees_this_suite() -> None:
-    """The scan works: it finds this directory's declarations and the known classes."""
-    covered = declared_coverage()
-    for name in ("pathwise", "score", "score-loo", "mvd", "mvd-uncoupled"):
-        assert any(f.startswith("estimators/") for f in covered.get(name, [])), name
-    classes = exported_estimator_classes()
-    assert classes["pathwise"] is reparam.Pathwise
-    assert classes["mvd"] is reparam.MeasureValued
+class _BiasedNormal(_PoissonOnly):
+    name = "biased-normal"
+    unbiased = False
+
+
+def test_an_estimator_the_suite_cannot_test_fails_the_check() -> None:
+    """The check can fail: a new unbiased entry with no family, a biased one with no theory."""
+    registry = {**ESTIMATORS, "poisson-only": _PoissonOnly, "biased-normal": _BiasedNormal}
+    assert missing_from_suite(registry) == [
+        "'poisson-only': unbiased, but supports no family of the suite",
+        "'biased-normal': biased, and no theory of its mean in BIAS_THEORY",
+    ]
+
+
+def test_a_new_estimator_joins_the_suite_by_its_registry_entry_alone() -> None:
+    """An entry is paired with every family it supports: ``score``'s twin gets all of score's."""
+    registry = {"score": ESTIMATORS["score"], "my-score": ESTIMATORS["score"]}
+    cases = unbiased_cases(registry)
+    mine = [c.entry.id for c in cases if c.estimator == "my-score"]
+    assert mine and mine == [c.entry.id for c in cases if c.estimator == "score"]
+
+
+def test_every_exported_estimator_class_is_registered() -> None:
+    registered = {type(factory()) for factory in ESTIMATORS.values()}
+    unregistered = sorted(n for n, c in exported_estimator_classes().items() if c not in registered)
+    assert not unregistered, f"exported estimator classes with no registry entry: {unregistered}"
 
 
 def test_registry_entries_are_estimators_with_their_class_facts() -> None:

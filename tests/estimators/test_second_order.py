@@ -20,7 +20,7 @@ from reparam import Estimator, expectation
 from reparam.estimators import Cost, evaluate_cost, magic_box_times
 from reparam.safety import deliberately_cut
 from tests.estimators import cases
-from tests.estimators.checks import assert_unbiased, batched
+from tests.stats import assert_unbiased
 
 TRIALS = 4000
 
@@ -36,9 +36,8 @@ def hessian_trials(
     estimator: str | Estimator, family: cases.Family, cost: str, num_samples: int
 ) -> Tensor:
     """``[trials, P * P]``: per-trial second derivatives in the (scalar) parameters."""
-    params = list(batched(family, TRIALS).values())
-    names = list(family.values)
-    dist = family.make(**dict(zip(names, params, strict=True)))
+    leaves, dist = family.trial_distribution(TRIALS)
+    params = list(leaves.values())
     estimate = expectation(family.costs[cost], dist, estimator, num_samples).sum()
     grads = torch.autograd.grad(estimate, params, create_graph=True)
     rows = []

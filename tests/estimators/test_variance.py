@@ -26,8 +26,8 @@ import torch
 from scipy import integrate
 
 from reparam import expectation, per_sample_gradients
+from reparam.lab import gradient_estimates
 from tests.estimators import cases
-from tests.estimators.checks import gradient_trials
 from tests.stats import assert_variance, variance_z_scores, z_threshold
 
 MU, SIGMA = 1.0, 1.0
@@ -118,7 +118,7 @@ def test_quadrature_reproduces_the_known_values() -> None:
 
 def one_sample_terms(estimator: str) -> torch.Tensor:
     family = dataclasses.replace(cases.NORMAL, values={"loc": MU, "scale": SIGMA})
-    return gradient_trials(estimator, family, "quadratic", TRIALS)
+    return gradient_estimates(family.problem("quadratic"), estimator, 1, TRIALS)
 
 
 @pytest.mark.parametrize("estimator", ["pathwise", "score", "mvd", "mvd-uncoupled"])

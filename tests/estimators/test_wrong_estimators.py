@@ -1,8 +1,8 @@
 """The statistical suite can fail: deliberately wrong estimators are rejected.
 
 Each wrong estimator goes through the same trials and the same z-test (same
-number of trials, false-failure rate 1e-4) as the real ones in
-``test_pathwise.py``, ``test_score.py`` and ``test_measure_valued.py``, and the
+number of trials, the lab's harness, false-failure rate 1e-4) as the real ones
+in the registry's suite ``test_unbiased.py`` and in ``test_score.py``, and the
 test asserts that the check *fails*.
 """
 
@@ -17,11 +17,12 @@ from torch.distributions import Distribution, Normal
 
 from reparam import Estimator, MeasureValued, ScoreFunction
 from reparam.estimators import Cost, evaluate_cost, magic_box
+from reparam.lab import gradient_estimates
 from reparam.safety import deliberately_cut
 from tests.estimators import cases
-from tests.estimators.checks import assert_unbiased, exact_gradient, gradient_trials
-
-TRIALS = 4000
+from tests.estimators.suite import FAMILY_TRIALS as TRIALS
+from tests.estimators.suite import NUM_SAMPLES
+from tests.stats import assert_unbiased
 
 
 class DoubledScore(Estimator):
@@ -71,27 +72,32 @@ class MissingFactorMeasureValued(MeasureValued):
 
 
 WRONG = [
-    pytest.param(DoubledScore(), cases.NORMAL, 1, id="doubled-score-Normal"),
-    pytest.param(DoubledScore(), cases.CATEGORICAL, 1, id="doubled-score-Categorical"),
-    pytest.param(ScoreFunction(baseline=SelfBaseline()), cases.GAMMA, 1, id="self-baseline"),
-    pytest.param(ScaleCutPathwise(), cases.NORMAL, 1, id="scale-cut-pathwise"),
-    pytest.param(MissingFactorMeasureValued(), cases.NORMAL, 2, id="mvd-missing-factor"),
+    pytest.param(DoubledScore(), cases.NORMAL, id="doubled-score-Normal"),
+    pytest.param(DoubledScore(), cases.CATEGORICAL, id="doubled-score-Categorical"),
+    pytest.param(ScoreFunction(baseline=SelfBaseline()), cases.GAMMA, id="self-baseline"),
+    pytest.param(ScaleCutPathwise(), cases.NORMAL, id="scale-cut-pathwise"),
+    pytest.param(MissingFactorMeasureValued(), cases.NORMAL, id="mvd-missing-factor"),
 ]
 
 
-@pytest.mark.parametrize(("estimator", "family", "num_samples"), WRONG)
-def test_wrong_estimator_fails_the_z_test(
-    estimator: Estimator, family: cases.Family, num_samples: int
-) -> None:
+@pytest.mark.parametrize(("estimator", "family"), WRONG)
+def test_wrong_estimator_fails_the_z_test(estimator: Estimator, family: cases.Family) -> None:
+    """The registry suite's check: same trials, samples and rate."""
     torch.manual_seed(61)
-    estimates = gradient_trials(estimator, family, "quadratic", TRIALS, num_samples)
+    problem = family.problem("quadratic")
+    estimates = gradient_estimates(problem, estimator, NUM_SAMPLES, TRIALS)
+    exact = problem.flat_gradient()
+    assert exact is not None
     with pytest.raises(AssertionError, match=r"standard errors|!= exact"):
-        assert_unbiased(estimates, exact_gradient(family, "quadratic"))
+        assert_unbiased(estimates, exact)
 
 
 def test_a_slightly_wrong_exact_value_is_rejected() -> None:
     """Power: a 10% error in the expected gradient fails the pathwise check."""
     torch.manual_seed(61)
-    estimates = gradient_trials("pathwise", cases.GAMMA, "quadratic", TRIALS)
+    problem = cases.GAMMA.problem("quadratic")
+    estimates = gradient_estimates(problem, "pathwise", 1, TRIALS)
+    exact = problem.flat_gradient()
+    assert exact is not None
     with pytest.raises(AssertionError, match="standard errors"):
-        assert_unbiased(estimates, 1.1 * exact_gradient(cases.GAMMA, "quadratic"))
+        assert_unbiased(estimates, 1.1 * exact)

@@ -23,7 +23,7 @@ import reparam
 import reparam.estimators
 from reparam.estimators import Estimator, applicable_estimators, resolve_estimator
 from tests.estimators_discrete.problems import (
-    Problem,
+    Enumerable,
     bernoulli_toy,
     categorical_pair,
     multi_bernoulli,
@@ -40,15 +40,7 @@ CASES = [
 SOURCE = Path(reparam.__file__).resolve().parent
 
 
-def exact_value(problem: Problem) -> Tensor:
-    """``E_q[f]`` by enumeration, per trial: shape ``logits.shape[:-1]`` (toy: ``[3]``)."""
-    dist = problem.make(problem.logits.unsqueeze(0))
-    states = problem.states.unsqueeze(1)
-    probs = dist.log_prob(states).exp().squeeze(1)
-    return (probs * problem.f(states).squeeze(1)).sum(0)
-
-
-def values(problem: Problem, surrogate: str, estimator: Estimator, seed: int = 0) -> Tensor:
+def values(problem: Enumerable, surrogate: str, estimator: Estimator, seed: int = 0) -> Tensor:
     """``TRIALS`` independent two-sample values ``h.mean(0)`` of ``estimator.<surrogate>``."""
     torch.manual_seed(seed)
     _, dist = problem.trials(TRIALS)
@@ -59,21 +51,21 @@ def values(problem: Problem, surrogate: str, estimator: Estimator, seed: int = 0
 
 @pytest.mark.parametrize(("name", "problem"), CASES)
 def test_every_value_is_an_unbiased_estimate_of_the_expectation(
-    name: str, problem: Problem
+    name: str, problem: Enumerable
 ) -> None:
-    assert_mean(values(problem, "surrogate", resolve_estimator(name)), exact_value(problem))
+    assert_mean(values(problem, "surrogate", resolve_estimator(name)), problem.exact_value())
 
 
 def test_the_relaxed_objective_is_not_the_expectation() -> None:
     """The value check can fail: Gumbel-softmax's relaxed objective is rejected."""
     problem = bernoulli_toy(0.49)
     relaxed = values(problem, "relaxed_surrogate", reparam.GumbelSoftmax(1.0))
-    z = mean_z_scores(relaxed, exact_value(problem))
+    z = mean_z_scores(relaxed, problem.exact_value())
     assert bool((z.abs() > z_threshold(count=z.numel())).all())
 
 
 @pytest.mark.parametrize("problem", [bernoulli_toy(0.49), categorical_pair()], ids=lambda p: p.name)
-def test_gumbel_softmax_value_is_exact_and_gradient_relaxed(problem: Problem) -> None:
+def test_gumbel_softmax_value_is_exact_and_gradient_relaxed(problem: Enumerable) -> None:
     estimator = reparam.GumbelSoftmax(0.5)
     grads, outputs = [], []
     for method in (estimator.surrogate, estimator.relaxed_surrogate):

@@ -8,10 +8,8 @@ import pytest
 import torch
 from torch.distributions import Bernoulli, Beta, Normal
 
-import reparam
 from reparam.estimators import LeaveOneOut, ScoreFunction
-from reparam.lab import Comparison, Row, compare, compare_problem, get_problem
-from reparam.lab._bernoulli import bernoulli_toy
+from reparam.lab import PROBLEMS, Comparison, Row, compare, compare_problem, get_problem
 from reparam.lab._measurement import MAX_TRIALS, PILOT_TRIALS, trials_needed
 from tests.stats import assert_mean, z_threshold
 
@@ -21,10 +19,6 @@ def strip_times(result: Comparison) -> list[dict[str, object]]:
         {k: v for k, v in row.to_dict().items() if k not in ("time", "work_variance")}
         for row in result.rows
     ]
-
-
-def test_reachable_from_the_package() -> None:
-    assert reparam.lab.compare is compare
 
 
 def test_rows_cover_every_estimator_sample_count_and_parameter() -> None:
@@ -99,9 +93,8 @@ def test_biased_estimators_show_their_bias() -> None:
     # Straight-through on the Bernoulli toy at theta = 1 has mean
     # p (1 - p) 2 (p - t) ~ 0.095 against the exact p (1 - p) (1 - 2 t) ~ 0.004
     # (at theta = 0 the two happen to coincide); the row says it is biased.
-    result = compare_problem(
-        bernoulli_toy(theta=1.0), ["score", "straight-through"], num_samples=1, trials=20_000
-    )
+    toy = PROBLEMS["bernoulli-toy"](theta=1.0)
+    result = compare_problem(toy, ["score", "straight-through"], num_samples=1, trials=20_000)
     straight = result.row("straight-through", 1, "theta")
     assert not straight.unbiased
     assert straight.bias_z is not None and abs(straight.bias_z) > z_threshold()

@@ -18,7 +18,6 @@ from torch.distributions import Distribution, Normal
 
 from reparam.estimators import Cost, Estimator, Pathwise, resolve_estimator
 from reparam.lab import PROBLEMS, Problem, compare_problem
-from reparam.lab._bernoulli import bernoulli_toy
 from reparam.lab._measurement import estimate, one_thread
 from reparam.lab._quadrature import gamma_rule, normal_rule, standard_gamma_dalpha
 from tests.stats import assert_mean, assert_variance
@@ -36,7 +35,7 @@ def monte_carlo_terms(problem: Problem, estimator: Estimator, seed: int) -> torc
 def problems() -> list[Problem]:
     # The Bernoulli toy at theta = 0 has a symmetric two-point score term, whose
     # sample variance has no normal limit (kurtosis 1); theta = 1 avoids that.
-    return [bernoulli_toy(theta=1.0) if n == "bernoulli-toy" else f() for n, f in PROBLEMS.items()]
+    return [f(theta=1.0) if n == "bernoulli-toy" else f() for n, f in PROBLEMS.items()]
 
 
 CASES = [(p, e) for p in problems() for e in p.per_sample_variances]
@@ -150,7 +149,7 @@ def test_channel_bernoulli_and_gamma_gradients_match_direct_computation() -> Non
     channel = PROBLEMS["channel"](delta=0.7).flat_gradient()
     assert channel is not None and channel.tolist() == pytest.approx([1.4])
     t, theta = 0.49, 1.0
-    toy = bernoulli_toy(t=t, theta=theta).flat_gradient()
+    toy = PROBLEMS["bernoulli-toy"](t=t, theta=theta).flat_gradient()
 
     def bernoulli_mean(x: float) -> float:
         p = 1 / (1 + math.exp(-x))

@@ -10,6 +10,8 @@ come with it. ``iwae_study`` measures the gradients of the importance-weighted
 bound against its number of samples ``k`` (``plot_iwae_snr`` draws their SNR).
 ``plot_comparison`` draws variance against samples and the
 estimates' spread (matplotlib is imported only when it is called).
+``gradient_estimates(problem, estimator)`` gives the raw per-trial estimates
+behind a comparison, for statistical tests of one's own.
 
 >>> import torch
 >>> from torch.distributions import Normal
@@ -36,6 +38,7 @@ from reparam.lab._iwae_study import DEFAULT_TRIALS as DEFAULT_TRIALS
 from reparam.lab._iwae_study import IWAEStudy as IWAEStudy
 from reparam.lab._iwae_study import iwae_study as iwae_study
 from reparam.lab._measurement import NotApplicableError as NotApplicableError
+from reparam.lab._measurement import gradient_estimates as gradient_estimates
 from reparam.lab._memory import TooLargeError as TooLargeError
 from reparam.lab._problem import Problem as Problem
 from reparam.lab._problems import PROBLEMS as PROBLEMS

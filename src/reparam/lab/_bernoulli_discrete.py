@@ -14,7 +14,8 @@ gradient terms with respect to ``theta`` are, with ``m = min(p, 1 - p)``:
   quadrature over the uniform ``u`` behind ``L = logit(u)``, split where ``H`` jumps.
 
 Each is the variance of *one* term; the ``S``-sample estimate averages ``S``
-independent terms (``S`` antithetic pairs for ARM and DisARM).
+independent terms (``S`` antithetic pairs for ARM and DisARM). ``theta`` may hold
+several values (independent toys): the variances are then per value.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def _derivative(cost: Cost, z: float) -> Tensor:
 def _relaxed_variance(cost: Cost, theta: Tensor, tau: float, straight: bool) -> Tensor:
     """``Var[f'(.) dy/dtheta]`` over ``u``: Gauss-Legendre on each side of ``sigmoid(-theta)``."""
     x, w = legendre_rule(-1.0, 1.0, 400)
+    x, w = x.reshape(-1, *[1] * theta.dim()), w.reshape(-1, *[1] * theta.dim())
     split = torch.sigmoid(-theta)
     pieces = [(torch.zeros_like(split), split), (split, torch.ones_like(split))]
     u = torch.cat([lo + (hi - lo) * (x + 1) / 2 for lo, hi in pieces])
@@ -85,5 +87,5 @@ def _relaxed_variance(cost: Cost, theta: Tensor, tau: float, straight: bool) -> 
     at = at.detach().requires_grad_(True)
     (slope,) = torch.autograd.grad(cost(at).sum(), at)
     terms = slope * y * (1 - y) / tau
-    mean = (weights * terms).sum()
-    return (weights * terms.square()).sum() - mean.square()
+    mean = (weights * terms).sum(0)
+    return (weights * terms.square()).sum(0) - mean.square()

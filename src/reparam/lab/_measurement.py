@@ -23,7 +23,12 @@ import time
 import torch
 from torch import Tensor
 
-from reparam.estimators import Estimator, UnsupportedDistributionError, expectation
+from reparam.estimators import (
+    Estimator,
+    UnsupportedDistributionError,
+    expectation,
+    resolve_estimator,
+)
 from reparam.lab._problem import Problem
 from reparam.lab._threads import one_thread as one_thread
 
@@ -57,6 +62,42 @@ class Measurement:
         )
 
 
+def gradient_estimates(
+    problem: Problem,
+    estimator: str | Estimator,
+    num_samples: int = 1,
+    trials: int = PILOT_TRIALS,
+    *,
+    calls: int = 1,
+) -> Tensor:
+    """``trials`` independent ``num_samples``-sample estimates of ``grad E[f]``, ``[trials, P]``.
+
+    The raw estimates behind :func:`compare`, for tests of one's own: row ``i``
+    is trial ``i``'s gradient with respect to every scalar parameter, in the
+    order of :meth:`Problem.labels` (float64). With ``calls > 1`` the estimator
+    runs that many times on the same distribution and the last call's gradient
+    is returned, so an estimator with state (a moving-average baseline) is
+    measured after it has warmed up. Randomness comes from the global generator:
+    seed it for reproducible numbers.
+
+    Raises :class:`NotApplicableError` if the estimator does not support the
+    problem's distribution.
+
+    >>> from reparam.lab import get_problem
+    >>> _ = torch.manual_seed(0)
+    >>> g = gradient_estimates(get_problem("channel"), "pathwise", trials=5000)
+    >>> g.shape, abs(g.mean().item() - 2.0) < 5 * g.std().item() / 5000**0.5
+    (torch.Size([5000, 1]), True)
+    """
+    if isinstance(calls, bool) or not isinstance(calls, int) or calls < 1:
+        raise ValueError(f"calls must be an integer >= 1, got {calls!r}")
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise ValueError(f"trials must be an integer >= 1, got {trials!r}")
+    resolved = resolve_estimator(estimator)
+    label = estimator if isinstance(estimator, str) else resolved.name
+    return _run(problem, resolved, label, num_samples, trials, calls).estimates
+
+
 def estimate(
     problem: Problem, estimator: Estimator, label: str, num_samples: int, trials: int
 ) -> Measurement:
@@ -65,6 +106,13 @@ def estimate(
     The time covers sampling, the cost and the backward pass, not building the
     distribution.
     """
+    return _run(problem, estimator, label, num_samples, trials, calls=1)
+
+
+def _run(
+    problem: Problem, estimator: Estimator, label: str, num_samples: int, trials: int, calls: int
+) -> Measurement:
+    """The last of ``calls`` estimates on one distribution; the time is the last call's."""
     leaves = problem.trial_parameters(trials)
     f, dist = problem.build(leaves)
     try:
@@ -74,8 +122,10 @@ def estimate(
             f"estimator {label!r} does not apply to problem {problem.name!r}'s distribution "
             f"({type(dist).__name__}): {error}"
         ) from None
-    start = time.perf_counter()
     with torch.enable_grad():
+        for _ in range(calls - 1):
+            expectation(f, dist, estimator, num_samples)
+        start = time.perf_counter()
         total = expectation(f, dist, estimator, num_samples).sum()
         grads = torch.autograd.grad(total, list(leaves.values()), allow_unused=True)
     seconds = time.perf_counter() - start
