@@ -2,13 +2,13 @@
 
 The problems are the families of :mod:`tests.estimators.cases` with each of
 their costs (:data:`FAMILY_TRIALS` trials) and the enumerable discrete problems
-of :mod:`tests.estimators_discrete.problems` (their ``TRIALS``), all as the
+of :mod:`tests.estimators.discrete.problems` (their ``TRIALS``), all as the
 lab's :class:`~reparam.lab.Problem`. A case pairs an unbiased entry of
 ``reparam.ESTIMATORS`` with a problem whose distribution it ``supports``; so a
 new estimator is tested on every family it claims without anyone listing it,
 and one that claims none of them shows up in :func:`uncovered` (the registry
 test fails on it). Biased entries have their bias checked against theory in
-:mod:`tests.estimators_discrete.theory` instead.
+:mod:`tests.estimators.discrete.theory` instead.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import torch
 from reparam.estimators import ESTIMATORS, Estimator
 from reparam.lab import Problem
 from tests.estimators import cases
-from tests.estimators_discrete.problems import PROBLEMS_IN_SUITE
-from tests.estimators_discrete.problems import TRIALS as DISCRETE_TRIALS
+from tests.estimators.discrete.problems import PROBLEMS_IN_SUITE
+from tests.estimators.discrete.problems import TRIALS as DISCRETE_TRIALS
 
 FAMILY_TRIALS = 4000
 NUM_SAMPLES = 2

@@ -3,7 +3,7 @@
 The unbiasedness suite (:mod:`tests.estimators.suite`, run by
 ``test_unbiased.py``) pairs every unbiased entry of ``reparam.ESTIMATORS`` with
 every family or problem of the suite its ``supports`` accepts; the biased
-entries are checked against theory (:data:`tests.estimators_discrete.theory.BIAS_THEORY`).
+entries are checked against theory (:data:`tests.estimators.discrete.theory.BIAS_THEORY`).
 This module fails when
 
 * an unbiased registered estimator supports no family of the suite: add a
@@ -27,8 +27,8 @@ import reparam
 import reparam.estimators
 from reparam import ESTIMATORS, Estimator
 from reparam.estimators import Cost, UnsupportedDistributionError, resolve_estimator
+from tests.estimators.discrete.theory import BIAS_THEORY
 from tests.estimators.suite import Registry, unbiased_cases, uncovered
-from tests.estimators_discrete.theory import BIAS_THEORY
 
 
 def missing_from_suite(registry: Registry) -> list[str]:

@@ -8,7 +8,7 @@ by the lab's harness (:func:`reparam.lab.gradient_estimates`); each check is a
 z-test of every parameter's mean gradient at false-failure rate 1e-4
 (Bonferroni over the parameters, ``tests/stats.py``), float64, fixed seed.
 Deliberately wrong estimators fail the same check in
-``test_wrong_estimators.py`` and ``tests/estimators_discrete/test_unbiased.py``.
+``test_wrong_estimators.py`` and ``tests/estimators/discrete/test_unbiased.py``.
 """
 
 from __future__ import annotations

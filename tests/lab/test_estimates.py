@@ -18,7 +18,7 @@ from torch.distributions import Distribution, Normal
 
 from reparam.estimators import Cost, MovingAverage, ScoreFunction
 from reparam.lab import PROBLEMS, NotApplicableError, Problem, compare_problem, gradient_estimates
-from tests.estimators_discrete.problems import bernoulli_toy, enumerated_mean
+from tests.estimators.discrete.problems import bernoulli_toy, enumerated_mean
 
 
 def test_compare_summarises_exactly_these_estimates() -> None:

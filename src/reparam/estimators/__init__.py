@@ -23,8 +23,11 @@ Adding an estimator, exactly:
 3. Re-export the class: one line ``from reparam.estimators._<family> import X as X``
    below, and one line ``from reparam.estimators import X as X`` in
    ``reparam/__init__.py`` (the registry test checks both for every entry).
-4. Add its statistical test under ``tests/`` and declare the short name there in
-   ``COVERS_ESTIMATORS`` (``tests/estimators/test_registry.py`` fails until then).
+4. Nothing to declare for its tests: the registry's unbiasedness suite
+   (``tests/estimators/suite.py``) tests an unbiased entry on every family it
+   supports, and a biased one needs a theory of its mean in ``BIAS_THEORY``
+   (``tests/estimators/discrete/theory.py``); ``tests/estimators/test_registry.py``
+   fails until one of them applies.
 
 Nothing else names estimators by hand: ``expectation``'s error messages, the
 lab's default list and ``reparam lab --estimators``, the discrete VAE's

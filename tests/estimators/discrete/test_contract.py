@@ -22,7 +22,7 @@ from torch import Tensor
 import reparam
 import reparam.estimators
 from reparam.estimators import Estimator, applicable_estimators, resolve_estimator
-from tests.estimators_discrete.problems import (
+from tests.estimators.discrete.problems import (
     Enumerable,
     bernoulli_toy,
     categorical_pair,

@@ -22,7 +22,7 @@ from torch import Tensor
 
 import reparam
 from reparam.estimators import Estimator
-from tests.estimators_discrete.problems import (
+from tests.estimators.discrete.problems import (
     DTYPE,
     Enumerable,
     bernoulli_toy,

@@ -16,8 +16,8 @@ from torch import Tensor
 
 import reparam
 from reparam.estimators import DisARM, Estimator, ScoreFunction
+from tests.estimators.discrete.problems import Enumerable, bernoulli_toy, multi_bernoulli
 from tests.estimators.suite import in_float64
-from tests.estimators_discrete.problems import Enumerable, bernoulli_toy, multi_bernoulli
 from tests.stats import assert_mean, mean_z_scores, z_threshold
 
 

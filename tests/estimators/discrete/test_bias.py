@@ -2,7 +2,7 @@
 
 The theory (straight-through by enumeration, Gumbel-softmax and its
 straight-through variant by quadrature over the noise) is in
-:mod:`tests.estimators_discrete.theory`, one list of cases per biased entry of
+:mod:`tests.estimators.discrete.theory`, one list of cases per biased entry of
 the registry. Each case is a z-test at false-failure rate 1e-4 that passes
 against the theory and *fails* against the exact gradient (the bias is real).
 """
@@ -15,8 +15,8 @@ from torch import Tensor
 
 import reparam
 from reparam.estimators import Estimator
-from tests.estimators_discrete.problems import Enumerable, categorical_pair, multi_bernoulli
-from tests.estimators_discrete.theory import (
+from tests.estimators.discrete.problems import Enumerable, categorical_pair, multi_bernoulli
+from tests.estimators.discrete.theory import (
     BIAS_THEORY,
     TOY,
     Theory,
