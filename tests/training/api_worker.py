@@ -9,12 +9,18 @@ import sys
 from reparam.training import TrainConfig
 from reparam.training.run import DataSettings, Execution, RunSettings, train
 
-settings = RunSettings(
-    model="vae",
-    options={"latent_dim": 2, "hidden": 16},
-    train=TrainConfig(epochs=1, target="binary"),
-    data=DataSettings(train_size=300, test_size=100),  # the folder: $REPARAM_DATA_DIR
-)
-summary = train(settings, sys.argv[1], execution=Execution(eval_k=4, threads=1))
-if os.environ.get("RANK", "0") == "0":
-    print(json.dumps(summary))
+
+def main(run_dir: str) -> None:
+    settings = RunSettings(
+        model="vae",
+        options={"latent_dim": 2, "hidden": 16},
+        train=TrainConfig(epochs=1, target="binary"),
+        data=DataSettings(train_size=300, test_size=100),  # the folder: $REPARAM_DATA_DIR
+    )
+    summary = train(settings, run_dir, execution=Execution(eval_k=4, threads=1))
+    if os.environ.get("RANK", "0") == "0":
+        print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -28,8 +28,8 @@ from reparam.training.monitor import (
     plot_gradients,
 )
 from tests.conftest import REPO
+from tests.mnist_files import synthetic_arrays
 from tests.training import launch
-from tests.vae.helpers import synthetic_arrays
 
 ARRAYS = synthetic_arrays()
 TRAIN = ARRAYS["train-images-idx3-ubyte"]  # 96 images: 5 batches of 20 per epoch
