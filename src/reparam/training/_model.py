@@ -27,9 +27,15 @@ class LatentVariableModel(nn.Module, abc.ABC):
 
     @abc.abstractmethod
     def loss(self, x: Tensor) -> Tensor:
-        """Per-example surrogate ``[B]``: value = one-sample estimate of ``-ELBO(x)``, in nats;
-        gradient = the model's chosen estimator of ``-grad ELBO``. The trainer sums it
-        over the batch and calls ``backward``."""
+        """Per-example surrogate ``[B]``, in nats; the trainer sums it over the batch and
+        calls ``backward``.
+
+        In training mode its value estimates the negated training objective (a
+        one-sample ``-ELBO(x)``, or ``-L_k(x)`` for an importance-weighted
+        objective) and its gradient is the model's chosen estimator of that
+        objective's gradient. In evaluation mode (``model.eval()``) its value is a
+        one-sample ``-ELBO(x)`` whatever the objective, so test figures stay
+        comparable."""
 
     @abc.abstractmethod
     def log_weights(self, x: Tensor, k: int) -> Tensor:
