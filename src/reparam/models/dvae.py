@@ -161,7 +161,9 @@ class DiscreteVAE(LatentVariableModel):
         if not torch.is_grad_enabled():
             return self._sampled_nll(q, x) + kl
         if self.training:
-            if self.schedule is not None:
+            if self.schedule is not None and self.schedule.rate > 0:
+                # a schedule that does not anneal is never stepped: its temperature is
+                # the same, and a compiled step is not specialised on the step number
                 self.schedule.step = self._steps_taken
                 self._steps_taken += 1
             self.steps += 1

@@ -126,6 +126,8 @@ def _torch_internal_warnings_ignored() -> Iterator[None]:
 
 
 def _first_line(error: Exception) -> str:
-    lines = str(error).strip().splitlines()
-    text = lines[0] if lines else ""
+    """The error's type and first line, with the next one where the first announces it
+    (``backend='inductor' raised:``)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = " ".join(lines[:2]) if lines and lines[0].endswith(":") else "".join(lines[:1])
     return f"{type(error).__name__}: {text}"[:300]
