@@ -184,11 +184,26 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self._restore_noise(state)
-        self.generator.set_state(state["generator"])
+        self._restore_generator(state)
         saved = dict(state["progress"])
         if saved["order"] is not None:
             saved["order"] = saved["order"].to(self.device)
         self.progress = Progress(**saved)
+
+    def _restore_generator(self, state: dict[str, Any]) -> None:
+        """The data generator's state; one saved on another kind of device (a CUDA
+        generator's for a CPU one, say) cannot be restored, so a new stream starts."""
+        try:
+            self.generator.set_state(state["generator"])
+        except RuntimeError:
+            p = state["progress"]
+            seed = noise_seed(self.config.seed, "device", self.world.rank, p["epoch"], p["step"])
+            self.generator.manual_seed(seed)
+            self.log(
+                f"note: the checkpoint was written on another kind of device than "
+                f"{self.device.type}; the order and binarization of the data start a new "
+                "random stream, so the run will not equal an uninterrupted one"
+            )
 
     def _restore_noise(self, state: dict[str, Any]) -> None:
         by_rank = state.get("rng_by_rank", [state["rng"]])
