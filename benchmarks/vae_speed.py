@@ -1,4 +1,4 @@
-"""Seconds per training epoch: ``reparam vae`` against the classic PyTorch VAE pipeline.
+"""Seconds per training epoch: ``reparam vae`` (eager and compiled) against the classic pipeline.
 
 Both train the same model (784-400-20, ReLU, Adam 1e-3, batch 128, grayscale
 BCE + analytic KL) on MNIST for ``--epochs`` epochs from the same seed, in this
@@ -10,7 +10,12 @@ and the test loss after each epoch.
   and then into a float tensor the way torchvision's ``MNIST`` with ``ToTensor``
   does, a ``DataLoader`` with ``shuffle=True`` (no workers, as the example on a
   CPU), the model written as in the example (sigmoid, then BCE);
-* reparam: :class:`reparam.training.Trainer` with :class:`reparam.models.GaussianVAE`.
+* reparam: :class:`reparam.training.Trainer` with :class:`reparam.models.GaussianVAE`;
+* compiled: the same with each training step compiled by ``torch.compile``
+  (Inductor), as ``reparam vae --compile``. Compilation happens before its
+  first epoch (a forward and backward pass at each batch shape, the random
+  state put back after) and is reported apart, as ``compile_seconds``; its
+  epochs are then timed like the others.
 
 A third entry, ``floor``, is the same model on in-memory batches with fused Adam
 and nothing else: what eager PyTorch needs, to show the trainer's overhead.
@@ -18,7 +23,12 @@ It also measures the machine's float32 matmul rate (the layers' own shapes at
 batch 128, and a large square product) and reports how far each epoch is from
 the compute bound: FLOPs of one epoch divided by the measured rate.
 
-Usage: ``python benchmarks/vae_speed.py [--epochs 3] [--data-dir DIR] [--threads N]``.
+On a GPU (``--device cuda``) the classic pipeline is left out (its data loader
+is the CPU's), the matmul rates are the GPU's, and the floor synchronises at the
+end of each epoch; the trainer's epoch ends with its host read of the loss.
+
+Usage: ``python benchmarks/vae_speed.py [--epochs 3] [--data-dir DIR] [--threads N]
+[--device cpu] [--batch-size 128] [--pipelines classic,reparam,compiled,floor]``.
 Prints one JSON object.
 """
 
@@ -31,6 +41,7 @@ import statistics
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -45,10 +56,12 @@ from torch.utils.data import DataLoader, Dataset
 from reparam.data import load_mnist, present
 from reparam.models import GaussianVAE
 from reparam.training import TrainConfig, Trainer, new_run_folder
+from reparam.training._compiled import CompileUnavailable
 
 REPO = Path(__file__).resolve().parents[1]
 LAYERS = ((784, 400), (400, 20), (400, 20), (20, 400), (400, 784))
 BATCH = 128
+PIPELINES = ("classic", "reparam", "compiled", "floor")
 
 
 def flops_per_example() -> float:
@@ -137,24 +150,26 @@ class Floor:
     batches with fused Adam, and nothing else (no distributions, checks or
     checkpoints). Not a product; a yardstick for the trainer's overhead."""
 
-    def __init__(self, data: Any, seed: int) -> None:
+    def __init__(self, data: Any, seed: int, device: torch.device, batch: int) -> None:
         torch.manual_seed(seed)
-        self.model = ClassicVAE()
+        self.model = ClassicVAE().to(device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3, fused=True)
-        self.images = data.train_images
-        self.test = present(data.test_images, "grayscale", None)
-        self.generator = torch.Generator().manual_seed(seed)
+        self.images = data.train_images.to(device)
+        self.test = present(data.test_images.to(device), "grayscale", None)
+        self.generator = torch.Generator(device).manual_seed(seed)
+        self.device, self.batch = device, batch
 
     def epoch(self) -> tuple[float, float]:
         start = time.perf_counter()
-        order = torch.randperm(self.images.shape[0], generator=self.generator)
-        for index in order.split(BATCH):
+        order = torch.randperm(self.images.shape[0], generator=self.generator, device=self.device)
+        for index in order.split(self.batch):
             x = present(self.images.index_select(0, index), "grayscale", None)
             recon, mu, logvar = self.model(x)
             loss = classic_loss(recon, x, mu, logvar)
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()
+        _synchronize(self.device)
         seconds = time.perf_counter() - start
         with torch.no_grad():
             total = sum(
@@ -171,17 +186,56 @@ def _to_stderr(line: str) -> None:
     print(line, file=sys.stderr)
 
 
-class Ours:
-    """reparam's trainer, one epoch per call."""
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
-    def __init__(self, data: Any, seed: int) -> None:
+
+class Ours:
+    """reparam's trainer, one epoch per call; ``compiled``: as ``reparam vae --compile``."""
+
+    def __init__(
+        self, data: Any, seed: int, device: torch.device, batch: int, compiled: bool = False
+    ) -> None:
         torch.manual_seed(seed)
         run = new_run_folder(Path(tempfile.mkdtemp(prefix="vae-speed-")) / "run")
-        test = present(data.test_images, "grayscale", None)
-        self.config = TrainConfig(epochs=1, seed=seed)
+        test = present(data.test_images.to(device), "grayscale", None)
+        self.config = TrainConfig(epochs=1, seed=seed, batch_size=batch)
         self.trainer = Trainer(
-            GaussianVAE(), data.train_images, test, self.config, run, log=_to_stderr
+            GaussianVAE().to(device),
+            data.train_images.to(device),
+            test,
+            self.config,
+            run,
+            log=_to_stderr,
+            progress_bar=False,
+            compile_backend="inductor" if compiled else None,
         )
+        self.compile_seconds = self._compile() if compiled else None
+
+    def _compile(self) -> float:
+        """Compile the step at both batch shapes of an epoch (forward and backward);
+        the random state and the gradients are put back. Returns the wall-clock time."""
+        t, device = self.trainer, self.trainer.device
+        n, batch = t.train_images.shape[0], self.config.batch_size
+        sizes = [batch] + ([n % batch] if n % batch else [])
+        rng = torch.random.get_rng_state()
+        cuda_rng = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+        start = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", CompileUnavailable)
+            for size in sizes:
+                t.step_loss(present(t.train_images[:size], "grayscale", None)).backward()
+        _synchronize(device)
+        seconds = time.perf_counter() - start
+        for warning in caught:
+            if issubclass(warning.category, CompileUnavailable):
+                _to_stderr(f"warning: {warning.message}")
+        t.optimizer.zero_grad(set_to_none=True)
+        torch.random.set_rng_state(rng)
+        if cuda_rng is not None:
+            torch.cuda.set_rng_state(cuda_rng, device)
+        return seconds
 
     def epoch(self) -> tuple[float, float]:
         done = self.trainer.progress.epoch
@@ -190,66 +244,89 @@ class Ours:
         return record["seconds"], record["test_loss"]
 
 
-def matmul_rate(m: int, k: int, n: int, seconds: float = 1.0) -> float:
-    """Measured float32 FLOP/s of ``[m, k] @ [k, n]``."""
-    a, b = torch.randn(m, k), torch.randn(k, n)
+def matmul_rate(
+    m: int, k: int, n: int, device: torch.device, seconds: float = 1.0, inner: int = 10
+) -> float:
+    """Measured float32 FLOP/s of ``[m, k] @ [k, n]`` on ``device``."""
+    a, b = torch.randn(m, k, device=device), torch.randn(k, n, device=device)
     for _ in range(3):
         a @ b
+    _synchronize(device)
     count, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        a @ b
-        count += 1
+        for _ in range(inner):
+            a @ b
+        _synchronize(device)
+        count += inner
     return 2.0 * m * k * n * count / (time.perf_counter() - start)
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="seconds per VAE epoch, classic vs reparam")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default)")
     default_dir = os.environ.get("REPARAM_DATA_DIR") or str(REPO.parent / "shared/data/mnist")
     parser.add_argument("--data-dir", default=default_dir)
-    args = parser.parse_args()
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    parser.add_argument("--batch-size", type=int, default=BATCH)
+    parser.add_argument(
+        "--pipelines",
+        default=",".join(PIPELINES),
+        help=f"comma list of {', '.join(PIPELINES)} (default all; classic on a CPU only)",
+    )
+    return parser.parse_args()
+
+
+def build(names: list[str], data: Any, args: argparse.Namespace) -> dict[str, Any]:
+    device, batch = torch.device(args.device), args.batch_size
+    makers = {
+        "classic": lambda: Classic(data, args.seed),
+        "reparam": lambda: Ours(data, args.seed, device, batch),
+        "compiled": lambda: Ours(data, args.seed, device, batch, compiled=True),
+        "floor": lambda: Floor(data, args.seed, device, batch),
+    }
+    unknown = [name for name in names if name not in makers]
+    if unknown:
+        raise SystemExit(f"--pipelines: unknown {', '.join(unknown)}; choose from {PIPELINES}")
+    if device.type != "cpu" or batch != BATCH:  # the classic example: a CPU, batch 128
+        names = [name for name in names if name != "classic"]
+    return {name: makers[name]() for name in names}
+
+
+def main() -> None:
+    args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
     data = load_mnist(args.data_dir)
     rates = {
-        "batch128_784x400": matmul_rate(BATCH, 784, 400),
-        "batch128_400x784": matmul_rate(BATCH, 400, 784),
-        "square_1024": matmul_rate(1024, 1024, 1024),
+        f"batch{args.batch_size}_784x400": matmul_rate(args.batch_size, 784, 400, device),
+        f"batch{args.batch_size}_400x784": matmul_rate(args.batch_size, 400, 784, device),
+        "square_1024": matmul_rate(1024, 1024, 1024, device),
     }
-    pipelines = {
-        "classic": Classic(data, args.seed),
-        "reparam": Ours(data, args.seed),
-        "floor": Floor(data, args.seed),
-    }
+    pipelines = build(args.pipelines.split(","), data, args)
     runs: dict[str, dict[str, list[float]]] = {
         name: {"seconds": [], "test_loss": []} for name in pipelines
     }
-    for _ in range(args.epochs):  # alternate, so that both see the same machine load
+    for _ in range(args.epochs):  # alternate, so that all see the same machine load
         for name, pipeline in pipelines.items():
             seconds, test_loss = pipeline.epoch()
             runs[name]["seconds"].append(seconds)
             runs[name]["test_loss"].append(test_loss)
-    rates["square_1024_after"] = matmul_rate(1024, 1024, 1024)
-    classic, ours = runs["classic"], runs["reparam"]
-    ratios = [a / b for a, b in zip(classic["seconds"], ours["seconds"], strict=True)]
+    rates["square_1024_after"] = matmul_rate(1024, 1024, 1024, device)
     bound = flops_per_example() * data.train_images.shape[0] / max(rates.values())
     fastest = {name: min(r["seconds"]) for name, r in runs.items()}
     median = {name: statistics.median(r["seconds"]) for name, r in runs.items()}
-    report = {
+    report: dict[str, Any] = {
+        "device": str(device),
+        "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "epochs": args.epochs,
-        "batch_size": BATCH,
-        "classic": classic,
-        "reparam": ours,
-        "floor": runs["floor"],
+        "batch_size": args.batch_size,
+        **runs,
         "median_seconds_per_epoch": median,
         "fastest_seconds_per_epoch": fastest,
-        "speedup_per_epoch": ratios,
-        "speedup_median": statistics.median(ratios),
-        "speedup_fastest": fastest["classic"] / fastest["reparam"],
-        "test_loss_difference": ours["test_loss"][-1] - classic["test_loss"][-1],
         "reparam_trainer": "fused Adam, in-memory uint8 batches via index_select",
         "matmul_gflops": {k: v / 1e9 for k, v in rates.items()},
         "mflop_per_example": flops_per_example() / 1e6,
@@ -257,8 +334,39 @@ def main() -> None:
         "times_compute_bound_fastest": {k: v / bound for k, v in fastest.items()},
         "load_average": os.getloadavg(),
     }
+    report.update(comparisons(runs, pipelines))
     json.dump(report, sys.stdout, indent=2)
     print()
+
+
+def comparisons(
+    runs: dict[str, dict[str, list[float]]], pipelines: dict[str, Any]
+) -> dict[str, Any]:
+    """Paired ratios of epoch times, and differences of the final test losses."""
+    out: dict[str, Any] = {}
+
+    def paired(a: str, b: str) -> list[float]:
+        return [x / y for x, y in zip(runs[a]["seconds"], runs[b]["seconds"], strict=True)]
+
+    if "classic" in runs and "reparam" in runs:
+        ratios = paired("classic", "reparam")
+        out["speedup_per_epoch"] = ratios
+        out["speedup_median"] = statistics.median(ratios)
+        out["test_loss_difference"] = (
+            runs["reparam"]["test_loss"][-1] - runs["classic"]["test_loss"][-1]
+        )
+    if "compiled" in runs:
+        compiled = pipelines["compiled"]
+        out["compile_seconds"] = compiled.compile_seconds
+        out["compiled_is_compiled"] = compiled.trainer.step_loss.is_compiled
+        if "reparam" in runs:
+            ratios = paired("reparam", "compiled")
+            out["compiled_speedup_per_epoch"] = ratios
+            out["compiled_speedup_median"] = statistics.median(ratios)
+            out["compiled_test_loss_difference"] = (
+                runs["compiled"]["test_loss"][-1] - runs["reparam"]["test_loss"][-1]
+            )
+    return out
 
 
 if __name__ == "__main__":

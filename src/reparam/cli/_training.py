@@ -106,6 +106,12 @@ def add_train_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         metavar="N",
         help="also checkpoint every N steps (default: at the end of each epoch only)",
     )
+    train_group.add_argument(
+        "--compile",
+        action="store_true",
+        help="compile each training step with torch.compile (Inductor); where that is not "
+        "available, one warning and eager training",
+    )
     add_common_arguments(parser)
     data = parser.add_argument_group("data subset (for quick trials)")
     data.add_argument("--train-size", type=int_at_least(1), help="use the first N train images")
@@ -168,6 +174,7 @@ def execution_from_args(args: argparse.Namespace) -> Execution:
         checkpoint_every=getattr(args, "checkpoint_every", None),
         monitor_every=getattr(args, "snr_every", None),
         monitor_replicates=getattr(args, "snr_replicates", None) or 10,
+        compile=getattr(args, "compile", False),
         log=lambda line: print(line, file=stream, flush=True),
     )
 

@@ -164,6 +164,10 @@ class Execution:
         monitor_every: measure the gradients' SNR every this many steps
             (:mod:`reparam.training.monitor`; ``None``: never).
         monitor_replicates: gradient estimates per measurement (>= 2).
+        compile: compile each training step (forward and backward) with
+            ``torch.compile`` (Inductor); where that is not available the run
+            warns once and trains eagerly. The numbers then differ from an
+            eager run's by rounding, so resume a run as it was trained.
         progress_bar: a bar per epoch on a terminal.
         log: receives the progress lines (default: stdout).
     """
@@ -176,6 +180,7 @@ class Execution:
     checkpoint_every: int | None = None
     monitor_every: int | None = None
     monitor_replicates: int = 10
+    compile: bool = False
     progress_bar: bool = True
     log: Callable[[str], None] | None = None
 
@@ -280,6 +285,7 @@ def _carry_out(
                 world=world,
                 checkpoint_every=execution.checkpoint_every,
                 monitor=_monitor(execution, data, settings.train),
+                compile_backend="inductor" if execution.compile else None,
             )
             if resuming:
                 _check_weights(model, load_checkpoint(run.checkpoint), run)

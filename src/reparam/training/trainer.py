@@ -12,6 +12,17 @@ records the position in the epoch, and stops (a second one stops at once). A
 non-finite loss stops the run before the optimizer takes the bad step, keeping
 the last good checkpoint.
 
+In one process with fused Adam, no step waits for the device: the losses stay
+on it, in a :class:`~reparam.training._loss_watch.LossWatch` whose flag makes
+fused Adam skip the first step with a non-finite loss and every later one (its
+``found_inf`` input, as under ``torch.amp.GradScaler``). The host reads the
+watch every :data:`READ_EVERY` steps (the progress bar's running loss), before
+every checkpoint and at the end of each epoch; a non-finite loss found there
+stops the run naming the batch where it happened, with the model as it was
+before that batch and the last good checkpoint kept. (Without fused Adam, the
+loss is read at every step.) ``compile_backend`` runs each step's forward and
+backward passes compiled (see :mod:`reparam.training._compiled`).
+
 Data-parallel (see :mod:`reparam.training.distributed`): every rank draws the
 same order and binarizes the same global batch, then trains on its share
 through ``DistributedDataParallel``. One small all-reduce per step, before the
@@ -38,7 +49,9 @@ from tqdm import tqdm
 
 from reparam.data.batches import batch_slices, epoch_order, num_batches, present
 from reparam.estimators import CostError
+from reparam.training._compiled import Backend, StepLoss
 from reparam.training._interrupt import Stopped, deferred_interrupt
+from reparam.training._loss_watch import LossWatch
 from reparam.training._model import LatentVariableModel
 from reparam.training._rng import capture_rng, restore_rng
 from reparam.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
@@ -51,6 +64,8 @@ from reparam.training.run_folder import RunFolder
 Log = Callable[[str], None]
 CHECKPOINT_KEYS = ("model", "optimizer", "rng", "generator", "progress")
 """What :meth:`Trainer.resume` needs from a checkpoint."""
+READ_EVERY = 20
+"""Steps between two host reads of the running loss (and of the non-finite flag)."""
 
 
 class TrainingDiverged(RuntimeError):
@@ -114,6 +129,10 @@ class Trainer:
             the end of each epoch only).
         monitor: measures the gradients' SNR during training (its rows go into
             each epoch's record as ``"gradients"``); ``None``: no monitoring.
+        compile_backend: compile each step's loss, forward and backward, with
+            ``torch.compile`` and this backend (``"inductor"``, or a callable);
+            ``None``: eagerly. Where compilation fails the run warns once and
+            goes on eagerly.
     """
 
     def __init__(
@@ -128,6 +147,7 @@ class Trainer:
         world: World | None = None,
         checkpoint_every: int | None = None,
         monitor: GradientMonitor | None = None,
+        compile_backend: Backend | None = None,
     ) -> None:
         self.model = model
         self.train_images = train_images
@@ -149,6 +169,11 @@ class Trainer:
             self.share_loss = DistributedDataParallel(
                 self.share_loss, device_ids=ids, gradient_as_bucket_view=True
             )
+        self.step_loss = StepLoss(self.share_loss, model, compile_backend, self.device)
+        self.skips_on_device = not self.world.is_distributed and bool(
+            self.optimizer.defaults.get("fused")
+        )
+        self.watch: LossWatch | None = None
 
     def resume(self) -> None:
         """Load the run folder's checkpoint on every rank: model, optimizer, random states,
@@ -164,13 +189,28 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self._restore_noise(state)
-        self.generator.set_state(state["generator"])
+        self._restore_generator(state)
         saved = dict(state["progress"])
         if saved["order"] is not None:
             saved["order"] = saved["order"].to(self.device)
         self.progress = Progress(**saved)
         if self.monitor is not None:
             self.monitor.restore(state.get("monitor", []))
+
+    def _restore_generator(self, state: dict[str, Any]) -> None:
+        """The data generator's state; one saved on another kind of device (a CUDA
+        generator's for a CPU one, say) cannot be restored, so a new stream starts."""
+        try:
+            self.generator.set_state(state["generator"])
+        except RuntimeError:
+            p = state["progress"]
+            seed = noise_seed(self.config.seed, "device", self.world.rank, p["epoch"], p["step"])
+            self.generator.manual_seed(seed)
+            self.log(
+                f"note: the checkpoint was written on another kind of device than "
+                f"{self.device.type}; the order and binarization of the data start a new "
+                "random stream, so the run will not equal an uninterrupted one"
+            )
 
     def _restore_noise(self, state: dict[str, Any]) -> None:
         by_rank = state.get("rng_by_rank", [state["rng"]])
@@ -217,19 +257,22 @@ class Trainer:
         )
         started = time.perf_counter()
         self.model.train()
+        if self.skips_on_device:
+            self.watch = LossWatch(p.loss_sum, self.device)
         for index in batch_slices(p.order, self.config.batch_size, start=p.step):
             images = self.train_images.index_select(0, index)
             x = present(images, self.config.target, self.generator)
-            loss, signum = self._step(x, epoch, stop_requested)
-            p.loss_sum += loss
+            signum = self._step(x, epoch, stop_requested)
             p.count += x.shape[0]
             p.step += 1
             if self.monitor is not None:
                 self.monitor.after_step(self.model, (epoch - 1) * batches + p.step, self.world)
             bar.update()
-            if p.step % 20 == 0:
+            if p.step % READ_EVERY == 0:
+                self._read_watch(epoch)
                 bar.set_postfix_str(f"loss {p.loss_sum / p.count:.2f}", refresh=False)
             if signum is not None:
+                self._read_watch(epoch)
                 p.seconds += time.perf_counter() - started
                 bar.close()
                 self._save()
@@ -239,9 +282,22 @@ class Trainer:
                 )
                 raise Stopped(signum)
             if self._checkpoint_due(epoch, batches):
+                self._read_watch(epoch)
                 self._save(seconds=p.seconds + time.perf_counter() - started)
+        self._read_watch(epoch)
         p.seconds += time.perf_counter() - started
         bar.close()
+
+    def _read_watch(self, epoch: int) -> None:
+        """Bring the device's loss sum to the host; stop at a non-finite loss found there."""
+        if self.watch is None:
+            return
+        reading = self.watch.read()
+        if reading.first_bad_batch:
+            raise self._diverged(
+                epoch, f"the batch loss is {reading.first_bad_value}", reading.first_bad_batch
+            )
+        self.progress.loss_sum = reading.loss_sum
 
     def _checkpoint_due(self, epoch: int, batches: int) -> bool:
         every, step = self.checkpoint_every, self.progress.step
@@ -249,10 +305,32 @@ class Trainer:
             return False
         return ((epoch - 1) * batches + step) % every == 0
 
-    def _step(
+    def _step(self, x: Tensor, epoch: int, stop_requested: Callable[[], int | None]) -> int | None:
+        """One update on the global batch ``x``; returns any stop signal."""
+        if self.skips_on_device:
+            return self._unsynced_step(x, epoch, stop_requested)
+        return self._synced_step(x, epoch, stop_requested)
+
+    def _unsynced_step(
         self, x: Tensor, epoch: int, stop_requested: Callable[[], int | None]
-    ) -> tuple[float, int | None]:
-        """One update on the global batch ``x``: returns its summed loss and any stop signal.
+    ) -> int | None:
+        """One process: the loss goes to the watch, fused Adam skips on its flag."""
+        assert self.watch is not None
+        try:
+            loss = self.step_loss(x)
+        except CostError as error:  # raised eagerly, on the host: an earlier bad loss first
+            self._read_watch(epoch)
+            raise self._diverged(epoch, str(error), self.progress.step + 1) from None
+        self.watch.record(loss, self.progress.step + 1)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        _step_unless(self.optimizer, self.watch.skip)
+        return stop_requested()
+
+    def _synced_step(
+        self, x: Tensor, epoch: int, stop_requested: Callable[[], int | None]
+    ) -> int | None:
+        """One update that reads the summed loss on the host before the optimizer steps.
 
         The ranks' losses and stop requests are summed while the backward pass
         (and DDP's gradient all-reduce) runs; the optimizer steps only once every
@@ -262,7 +340,7 @@ class Trainer:
         begin, end = share_bounds(x.shape[0], self.world)
         share, failure = x[begin:end], None
         try:
-            loss = self.share_loss(share)
+            loss = self.step_loss(share)
             local = loss.detach().to(torch.float64)
         except CostError as error:
             failure, local = str(error), torch.tensor(math.nan, dtype=torch.float64)
@@ -277,7 +355,8 @@ class Trainer:
         if not math.isfinite(value):
             raise self._diverged(epoch, failure or f"the batch loss is {value}")
         self.optimizer.step()
-        return value, _first_signal(agreed)
+        self.progress.loss_sum += value
+        return _first_signal(agreed)
 
     def _agree_on_stop(self, signum: int | None) -> int | None:
         """The stop signal of any rank, the same on every rank."""
@@ -286,7 +365,7 @@ class Trainer:
         flags = self.world.all_reduce_sum(_signal_flags(signum, self.device))
         return _first_signal(flags.tolist())
 
-    def _diverged(self, epoch: int, what: str) -> TrainingDiverged:
+    def _diverged(self, epoch: int, what: str, batch: int | None = None) -> TrainingDiverged:
         kept = (
             f"the last good checkpoint (after epoch {self.progress.epoch}) is kept in "
             f"{self.run.checkpoint}"
@@ -294,7 +373,7 @@ class Trainer:
             else "no checkpoint had been written yet"
         )
         return TrainingDiverged(
-            f"training diverged at epoch {epoch}, batch {self.progress.step + 1}: {what}; "
+            f"training diverged at epoch {epoch}, batch {batch or self.progress.step + 1}: {what}; "
             f"stopped, {kept}. Try a smaller --lr."
         )
 
@@ -347,6 +426,16 @@ class Trainer:
                 self.run.checkpoint,
             )
         self.world.barrier()
+
+
+def _step_unless(optimizer: torch.optim.Optimizer, skip: Tensor) -> None:
+    """``optimizer.step()``, skipped on the device where ``skip`` is 1 (fused Adam's
+    ``found_inf`` input, handed over as ``torch.amp.GradScaler`` hands it)."""
+    optimizer.found_inf = skip  # type: ignore[attr-defined]
+    try:
+        optimizer.step()
+    finally:
+        del optimizer.found_inf  # type: ignore[attr-defined]
 
 
 def _signal_flags(signum: int | None, device: torch.device) -> Tensor:
