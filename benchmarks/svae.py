@@ -16,7 +16,7 @@ two families with each other at equal budget, not with the table's values.
 
 Budget rule (the machine is shared, so epochs vary in time): one epoch is
 trained and timed; then, while ``n = floor(remaining budget / slowest epoch so
-far)`` is at least 1, the run is resumed for ``ceil(n / 2)`` more epochs. Only the
+far)`` is at least 1, the run is resumed for ``ceil(n / 4)`` more epochs. Only the
 trainer's epoch times count (not start-up, the test -ELBO after each epoch, or
 the final evaluation).
 
@@ -82,7 +82,7 @@ def run_one(
         fits = math.floor((budget - used) / slowest)
         if fits < 1:
             break
-        more = math.ceil(fits / 2)  # halves: a slower machine later cannot overrun by much
+        more = math.ceil(fits / 4)  # quarters: an epoch up to 4x slower later still fits
         history = resume(path, epochs=len(history) + more, execution=quiet)["epochs"]
     final = Execution(
         device="cpu", threads=args.threads, eval_k=EVAL_K, progress_bar=False, log=log
