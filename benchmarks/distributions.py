@@ -16,6 +16,13 @@ with the same number of samples. ``ratio`` is ``rsample_backward / plain``
 time of the calling thread (``time.thread_time``, PyTorch on ``--threads``
 threads), median over ``--repeats``. Prints one JSON object.
 
+Side by side (``against_power_spherical``): ``rsample()`` plus backward of
+reparam's von Mises-Fisher against the power spherical distribution (De Cao and
+Aziz, 2020; the ``power-spherical`` package, in the ``dev`` extra) with the same
+mean direction and concentration (its ``scale``), at d = 3, 10 and 100 (kappa 10,
+10 and 1000), float32, timed the same way; ``ratio`` is vMF / power spherical
+(goal: at most 1.5). Left out, with a note, when the package is missing.
+
 Usage: ``python benchmarks/distributions.py [--num 10000] [--repeats 11] [--threads 1]``
 """
 
@@ -68,6 +75,37 @@ def von_mises_fisher(dim: int, kappa: float, num: int) -> tuple[Timed, Timed]:
             return make().sample((num,))
 
     return plain, backward(make, [raw, k], num)
+
+
+def vmf_and_power_spherical(dim: int, kappa: float, num: int) -> tuple[Timed, Timed] | None:
+    """``rsample`` + backward of reparam's vMF and of ``power_spherical.PowerSpherical``."""
+    try:
+        from power_spherical import PowerSpherical
+    except ImportError:
+        return None
+    raw, k = torch.ones(dim).requires_grad_(True), leaf(kappa)
+
+    def make_power() -> td.Distribution:
+        distribution: td.Distribution = PowerSpherical(torch.nn.functional.normalize(raw, dim=0), k)
+        return distribution
+
+    _, vmf = von_mises_fisher(dim, kappa, num)
+    return backward(make_power, [raw, k], num), vmf
+
+
+def against_power_spherical(num: int, repeats: int) -> dict[str, object]:
+    results: dict[str, object] = {}
+    for dim, kappa in ((3, 10.0), (10, 10.0), (100, 1000.0)):
+        pair = vmf_and_power_spherical(dim, kappa, num)
+        if pair is None:
+            return {"note": "power-spherical is not installed (pip install power-spherical)"}
+        power_s, vmf_s = median_times(*pair, repeats)
+        results[f"d={dim} kappa={kappa:g}"] = {
+            "power_spherical_ms": round(1e3 * power_s, 3),
+            "von_mises_fisher_ms": round(1e3 * vmf_s, 3),
+            "ratio": round(vmf_s / power_s, 2),
+        }
+    return results
 
 
 def truncated_normal(low: float, high: float, num: int) -> tuple[Timed, Timed]:
@@ -146,6 +184,7 @@ def main() -> None:
         "torch": torch.__version__,
         "machine": platform.machine(),
         "results": results,
+        "against_power_spherical": against_power_spherical(n, args.repeats),
     }
     print(json.dumps(report, indent=2))
 

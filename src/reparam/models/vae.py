@@ -1,4 +1,5 @@
-"""A variational autoencoder with a diagonal Gaussian posterior (Kingma and Welling, 2014).
+"""A variational autoencoder with a diagonal Gaussian posterior (Kingma and Welling, 2014),
+or a von Mises-Fisher posterior on the sphere (the S-VAE of Davidson et al., 2018).
 
 Generative model ``p(z) = N(0, I)``, ``p(x | z) = prod_i Bernoulli(x_i; sigmoid(g(z)_i))``;
 inference model ``q(z | x) = N(mu(x), diag sigma(x)^2)``. Per example, the loss is
@@ -18,7 +19,20 @@ sticking-the-landing or doubly reparameterized gradient for the encoder. In
 evaluation mode (``model.eval()``) the loss is the ``-ELBO`` estimate for every
 objective, so test figures stay comparable between objectives.
 
+With ``posterior="vmf"`` (Davidson, Falorsi, De Cao, Kipf and Tomczak, 2018,
+"Hyperspherical Variational Auto-Encoders") the codes lie on the unit sphere
+``S^(d-1)`` in ``R^d`` (``d = latent_dim >= 2``): ``p(z)`` is uniform there and
+``q(z | x) = vMF(mu(x), k(x))``, with ``mu(x)`` the normalised output of a linear
+head and ``k(x) = softplus(a(x)) + MIN_CONCENTRATION`` (positive; linear in
+``a`` for large ``a``, so neither end saturates). The KL has the closed form
+``k A_d(k) + log C_d(k) + log |S^(d-1)|`` (:func:`reparam.distributions.kl_vmf_uniform`),
+and the reconstruction term goes through the same :func:`reparam.expectation`,
+pathwise by default (implicit reparameterization of the vMF angle, unbiased in
+every dimension) or with the score function.
+
 The defaults are those of the classic PyTorch VAE example: 784-400-20, ReLU.
+``hidden`` may also be a sequence of widths, e.g. ``(256, 128)`` for the S-VAE
+paper's 784-256-128 encoder and its mirror image as decoder.
 
 >>> import torch
 >>> _ = torch.manual_seed(0)
@@ -26,11 +40,15 @@ The defaults are those of the classic PyTorch VAE example: 784-400-20, ReLU.
 >>> x = torch.rand(5, 784)
 >>> model.loss(x).shape, model.log_weights(x, k=3).shape, model.sample_prior(4).shape
 (torch.Size([5]), torch.Size([3, 5]), torch.Size([4, 2]))
+>>> spherical = GaussianVAE(hidden=(32, 16), latent_dim=3, posterior="vmf")
+>>> codes = spherical.sample_prior(4)
+>>> spherical.loss(x).shape, bool(torch.allclose(codes.norm(dim=-1), torch.ones(4)))
+(torch.Size([5]), True)
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Collection, Sequence
 from typing import cast
 
 import torch
@@ -38,15 +56,31 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Distribution, Independent, Normal
 
-from reparam.bounds import GRADIENTS, iwae_bound
-from reparam.bounds._iwae import Gradient
-from reparam.distributions._detach import NotDetachableError, detach_parameters
-from reparam.estimators import Estimator, expectation, resolve_estimator
+from reparam._numerics import HALF_LOG_2PI
+from reparam.bounds import GRADIENTS, Gradient, iwae_bound
+from reparam.distributions import (
+    HypersphericalUniform,
+    NotDetachableError,
+    VonMisesFisher,
+    detach_parameters,
+    kl_vmf_uniform,
+)
+from reparam.estimators import (
+    Estimator,
+    UnsupportedDistributionError,
+    applicable_estimators,
+    expectation,
+    resolve_estimator,
+)
+from reparam.models.dvae import mlp
 from reparam.training import LatentVariableModel
 
-_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 OBJECTIVES = ("elbo", "iwae")
 """The training objectives of :class:`GaussianVAE`."""
+POSTERIORS = ("normal", "vmf")
+"""``posterior`` of :class:`GaussianVAE`: diagonal Gaussian, or von Mises-Fisher on the sphere."""
+MIN_CONCENTRATION = 1e-2
+"""Floor of the vMF concentration, the low end of the range its numerics are tested on."""
 
 
 class GaussianVAE(LatentVariableModel):
@@ -54,8 +88,10 @@ class GaussianVAE(LatentVariableModel):
 
     Args:
         input_dim: pixels per image ``D``.
-        hidden: width of the hidden layers.
-        latent_dim: size of the code ``z``.
+        hidden: width of the hidden layer, or the widths of the encoder's hidden
+            layers (mirrored in the decoder).
+        latent_dim: size of the code ``z``; with ``posterior="vmf"`` the ambient
+            dimension ``d`` of the sphere ``S^(d-1)``, at least 2.
         estimator: gradient estimator for the reconstruction term, an
             :class:`~reparam.estimators.Estimator` or its short name
             (``"pathwise"``, ``"score"``, ...).
@@ -66,29 +102,35 @@ class GaussianVAE(LatentVariableModel):
         iw_gradient: the IWAE objective's gradient for the encoder,
             ``"standard"``, ``"stl"`` or ``"dreg"`` (see :mod:`reparam.bounds`);
             the decoder's is the standard IWAE gradient in every case.
+        posterior: ``"normal"`` (diagonal Gaussian, prior N(0, I)) or ``"vmf"``
+            (von Mises-Fisher, prior uniform on the sphere).
     """
 
     def __init__(
         self,
         input_dim: int = 784,
-        hidden: int = 400,
+        hidden: int | Sequence[int] = 400,
         latent_dim: int = 20,
         estimator: str | Estimator = "pathwise",
         samples: int = 1,
         objective: str = "elbo",
         iw_k: int = 1,
         iw_gradient: str = "standard",
+        posterior: str = "normal",
     ) -> None:
         super().__init__()
+        widths = [hidden] if isinstance(hidden, int) else [int(w) for w in hidden]
         sizes = {
             "input_dim": input_dim,
-            "hidden": hidden,
+            "hidden": min(widths, default=0),
             "latent_dim": latent_dim,
             "samples": samples,
         }
         for name, value in sizes.items():
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
+        _check_posterior(posterior, latent_dim)
+        self.spherical_latents = posterior == "vmf"
         self.latent_dim = latent_dim
         self.samples = samples
         self.estimator = resolve_estimator(estimator)
@@ -97,22 +139,43 @@ class GaussianVAE(LatentVariableModel):
                 f"{self.estimator!r} needs at least {self.estimator.min_samples} samples "
                 f"per example (--samples), got {samples}"
             )
-        self.encoder = nn.Linear(input_dim, hidden)
-        self.to_mean = nn.Linear(hidden, latent_dim)
-        self.to_log_var = nn.Linear(hidden, latent_dim)
-        self.decoder = nn.Sequential(
-            nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, input_dim)
+        self.encoder = (
+            mlp([input_dim, *widths]) if len(widths) > 1 else nn.Linear(input_dim, widths[0])
         )
+        self.to_mean = nn.Linear(widths[-1], latent_dim)
+        if self.spherical_latents:
+            self.to_concentration = nn.Linear(widths[-1], 1)
+        else:
+            self.to_log_var = nn.Linear(widths[-1], latent_dim)
+        self.decoder = mlp([latent_dim, *widths[::-1], input_dim])
+        self._check_estimator(posterior, input_dim)
         self.objective: str = objective
         self.iw_k: int = iw_k
         self.iw_gradient: str = iw_gradient
         _check_objective(self, input_dim)
 
-    def posterior(self, x: Tensor) -> Independent:
+    def posterior(self, x: Tensor) -> Distribution:
         """``q(z | x)``: batch shape ``[B]``, event shape ``[latent_dim]``."""
         h = F.relu(self.encoder(x))
+        if self.spherical_latents:
+            concentration = F.softplus(self.to_concentration(h)).squeeze(-1) + MIN_CONCENTRATION
+            return VonMisesFisher(self._direction(h), concentration, validate_args=False)
         scale = torch.exp(0.5 * self.to_log_var(h))
         return Independent(Normal(self.to_mean(h), scale, validate_args=False), 1)
+
+    def _check_estimator(self, posterior: str, input_dim: int) -> None:
+        q = self.posterior(torch.zeros(1, input_dim))
+        try:
+            self.estimator.check_supports(q)
+        except UnsupportedDistributionError as error:
+            raise UnsupportedDistributionError(
+                f"--estimator {self.estimator.name} does not apply to --posterior {posterior} "
+                f"({error}); choose one of: {', '.join(applicable_estimators(q))}"
+            ) from None
+
+    def _direction(self, h: Tensor) -> Tensor:
+        """The vMF mean direction: the mean head's output scaled to unit length."""
+        return F.normalize(self.to_mean(h), dim=-1)
 
     def decode_logits(self, z: Tensor) -> Tensor:
         """Bernoulli logits ``[*, D]`` for codes ``[*, latent_dim]``."""
@@ -136,31 +199,55 @@ class GaussianVAE(LatentVariableModel):
         return reconstruction + self.kl_to_prior(q)
 
     def log_joint(self, z: Tensor, x: Tensor) -> Tensor:
-        """``log p(x | z) + log N(z; 0, I)``: ``z [k, B, d]``, ``x [B, D]`` -> ``[k, B]``."""
-        log_prior = -0.5 * z.square().sum(-1) - self.latent_dim * _HALF_LOG_2PI
-        return log_prior - self.neg_log_likelihood(z, x)
+        """``log p(x | z) + log p(z)``: ``z [k, B, d]``, ``x [B, D]`` -> ``[k, B]``."""
+        return self.log_prior(z) - self.neg_log_likelihood(z, x)
 
-    @staticmethod
-    def kl_to_prior(q: Independent) -> Tensor:
-        """``KL(q || N(0, I))`` in closed form, ``[B]``."""
+    def kl_to_prior(self, q: Distribution) -> Tensor:
+        """``KL(q || p(z))`` in closed form, ``[B]``."""
+        if isinstance(q, VonMisesFisher):
+            return kl_vmf_uniform(q, self._uniform(q.loc))
+        assert isinstance(q, Independent) and isinstance(q.base_dist, Normal)
         mean, scale = q.base_dist.loc, q.base_dist.scale
         return 0.5 * (mean.square() + scale.square() - 1.0).sum(-1) - scale.log().sum(-1)
+
+    def log_prior(self, z: Tensor) -> Tensor:
+        """``log p(z)`` for codes ``[*, latent_dim]`` -> ``[*]``."""
+        if self.spherical_latents:
+            return self._uniform(z).log_prob(z)
+        return -0.5 * z.square().sum(-1) - self.latent_dim * HALF_LOG_2PI
+
+    def _uniform(self, like: Tensor) -> HypersphericalUniform:
+        return HypersphericalUniform(self.latent_dim, dtype=like.dtype, device=like.device)
 
     def log_weights(self, x: Tensor, k: int) -> Tensor:
         q = self.posterior(x)
         z = q.sample(torch.Size([k]))
-        log_prior = -0.5 * z.square().sum(-1) - self.latent_dim * _HALF_LOG_2PI
-        return -self.neg_log_likelihood(z, x) + log_prior - q.log_prob(z)
+        return -self.neg_log_likelihood(z, x) + self.log_prior(z) - q.log_prob(z)
+
+    def explain_weights(self, names: Collection[str]) -> str | None:
+        """Name the posterior of a checkpoint whose heads are another family's."""
+        heads = {"to_log_var.weight": "normal", "to_concentration.weight": "vmf"}
+        theirs = {family for name, family in heads.items() if name in names}
+        ours = "vmf" if self.spherical_latents else "normal"
+        if len(theirs) == 1 and ours not in theirs:
+            return f"the checkpoint has a --posterior {theirs.pop()} model, the settings say {ours}"
+        return None
 
     def decode(self, z: Tensor) -> Tensor:
         return torch.sigmoid(self.decode_logits(z))
 
     def encode_mean(self, x: Tensor) -> Tensor:
-        mean: Tensor = self.to_mean(F.relu(self.encoder(x)))
+        """The posterior mean, or for vMF its mode (the mean direction, on the sphere)."""
+        h = F.relu(self.encoder(x))
+        if self.spherical_latents:
+            return self._direction(h)
+        mean: Tensor = self.to_mean(h)
         return mean
 
     def sample_prior(self, n: int) -> Tensor:
         weight = self.to_mean.weight
+        if self.spherical_latents:
+            return self._uniform(weight).sample(torch.Size([n]))
         return torch.randn(n, self.latent_dim, device=weight.device, dtype=weight.dtype)
 
 
@@ -187,7 +274,7 @@ def _check_objective(model: GaussianVAE, input_dim: int) -> None:
     weight = model.to_mean.weight
     with torch.no_grad():
         q = model.posterior(torch.zeros(1, input_dim, device=weight.device, dtype=weight.dtype))
-    _check_posterior(q, gradient)
+    _check_iwae_posterior(q, gradient)
 
 
 def _check_elbo_options(k: int, gradient: str) -> None:
@@ -203,7 +290,7 @@ def _check_elbo_options(k: int, gradient: str) -> None:
         )
 
 
-def _check_posterior(q: Distribution, gradient: str) -> None:
+def _check_iwae_posterior(q: Distribution, gradient: str) -> None:
     """The IWAE objective needs ``rsample``; STL and DReG need detachable parameters."""
     if not q.has_rsample:
         raise ValueError(
@@ -220,3 +307,14 @@ def _check_posterior(q: Distribution, gradient: str) -> None:
             f"iw_gradient {gradient!r} evaluates log q with the posterior's parameters "
             f"detached, which fails here: {error}. Use --iw-gradient standard"
         ) from None
+
+
+def _check_posterior(posterior: str, latent_dim: int) -> str:
+    if posterior not in POSTERIORS:
+        raise ValueError(f"posterior must be one of {', '.join(POSTERIORS)}, got {posterior!r}")
+    if posterior == "vmf" and latent_dim < 2:
+        raise ValueError(
+            f"posterior 'vmf' needs latent_dim >= 2 (--latent-dim): the codes lie on the "
+            f"sphere S^(d-1) in R^d and R^{latent_dim} has none; got {latent_dim}"
+        )
+    return posterior

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Collection
 from typing import ClassVar
 
 from torch import Tensor, nn
@@ -19,11 +20,14 @@ class LatentVariableModel(nn.Module, abc.ABC):
     * ``continuous_latents``: whether codes live in R^d (a 2-D code space is then
       drawn as a scatter plus a decoded manifold); discrete models set ``False``.
 
-    Attribute: ``latent_dim``, the size of one code.
+    Attributes: ``latent_dim``, the size of one code; ``spherical_latents``,
+    whether codes lie on the unit sphere in R^latent_dim (a 3-D code space is then
+    drawn on the sphere; default ``False``).
     """
 
     continuous_latents: ClassVar[bool] = True
     latent_dim: int
+    spherical_latents: bool = False
 
     @abc.abstractmethod
     def loss(self, x: Tensor) -> Tensor:
@@ -56,6 +60,11 @@ class LatentVariableModel(nn.Module, abc.ABC):
     @abc.abstractmethod
     def sample_prior(self, n: int) -> Tensor:
         """``n`` codes ``[n, latent_dim]`` drawn from the prior (global torch RNG)."""
+
+    def explain_weights(self, names: Collection[str]) -> str | None:
+        """Why a checkpoint with the weight ``names`` does not fit this model, in words a
+        user knows (e.g. the option that differs), or ``None`` when the model cannot tell."""
+        return None
 
     def reconstruct(self, x: Tensor) -> Tensor:
         """Pixel means ``[B, D]`` decoded from :meth:`encode_mean`."""

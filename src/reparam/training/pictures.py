@@ -2,8 +2,12 @@
 
 * ``reconstructions.png``: test images (odd rows) above their reconstructions;
 * ``samples.png``: decoded draws from the prior;
-* ``latent_space.png`` (continuous 2-D codes only): the test codes coloured by
-  digit, beside the decoder's output over a grid of prior quantiles.
+* ``latent_space.png`` (continuous 2-D codes in the plane only): the test codes
+  coloured by digit, beside the decoder's output over a grid of prior quantiles;
+* ``latent_sphere.png`` (codes on the sphere S^2 in R^3 only): the test codes
+  coloured by digit in the Lambert azimuthal equal-area projection of each
+  hemisphere (Snyder, 1987, "Map Projections: A Working Manual", ch. 24), so that
+  equal areas of the sphere get equal areas of the picture.
 
 Noise is drawn inside :func:`~reparam.training._rng.seeded`, so pictures are
 reproducible and do not disturb training.
@@ -68,8 +72,8 @@ def save_latent_space(
     side: int = 20,
 ) -> Path:
     """Scatter of 2-D test codes by label, and the decoded manifold over N(0, I) quantiles."""
-    if model.latent_dim != 2 or not model.continuous_latents:
-        raise ValueError("the latent-space picture needs continuous 2-D codes")
+    if model.latent_dim != 2 or not model.continuous_latents or model.spherical_latents:
+        raise ValueError("the latent-space picture needs continuous 2-D codes in the plane")
     with torch.inference_mode():
         codes = torch.cat([model.encode_mean(x) for x in pixels.split(1000)]).cpu()
         device = next(model.parameters()).device
@@ -96,6 +100,48 @@ def save_latent_space(
     return save_figure(figure, path)
 
 
+def lambert_equal_area(points: Tensor) -> tuple[Tensor, Tensor]:
+    """Unit vectors ``[N, 3]`` -> plane coordinates ``[N, 2]`` and hemisphere ``[N]`` (bool).
+
+    Each hemisphere is projected from its own pole (``+e3`` for ``z3 >= 0``, else
+    ``-e3``): ``(x, y) = sqrt(2 / (1 + |z3|)) (z1, z2)``, which keeps areas and maps
+    the hemisphere onto the disc of radius ``sqrt(2)``.
+
+    >>> import torch
+    >>> xy, north = lambert_equal_area(torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]))
+    >>> xy.tolist(), north.tolist()
+    ([[0.0, 0.0], [1.4142135381698608, 0.0]], [True, True])
+    """
+    north = points[:, 2] >= 0
+    factor = torch.sqrt(2.0 / (1.0 + points[:, 2].abs()))
+    return points[:, :2] * factor[:, None], north
+
+
+def save_latent_sphere(
+    model: LatentVariableModel, pixels: Tensor, labels: Tensor, path: Path
+) -> Path:
+    """Test codes on S^2 by label: equal-area maps of the northern and southern hemispheres."""
+    if model.latent_dim != 3 or not model.spherical_latents:
+        raise ValueError("the sphere picture needs codes on the sphere in R^3")
+    with torch.inference_mode():
+        codes = torch.cat([model.encode_mean(x) for x in pixels.split(1000)]).cpu().float()
+    xy, north = lambert_equal_area(codes)
+    figure = new_figure(2, width=5.0, height=4.8)
+    limit = 2.0**0.5
+    for ax, keep, name in zip(figure.axes, (north, ~north), ("northern", "southern"), strict=True):
+        points = ax.scatter(
+            xy[keep, 0], xy[keep, 1], c=labels.cpu()[keep], cmap="tab10", s=2, vmin=-0.5, vmax=9.5
+        )
+        rim = torch.linspace(0, 2 * torch.pi, 200)
+        ax.plot(limit * rim.cos(), limit * rim.sin(), color="0.5", linewidth=0.8)
+        pole = "+z3" if name == "northern" else "-z3"
+        ax.set(title=f"{name} hemisphere, centred on {pole} ({int(keep.sum())} codes)")
+        ax.set(xlim=(-1.5, 1.5), ylim=(-1.5, 1.5), aspect="equal", xlabel="z1", ylabel="z2")
+    figure.colorbar(points, ax=figure.axes[1], ticks=range(10), label="digit")
+    figure.suptitle("test codes (posterior mean directions), Lambert equal-area projection")
+    return save_figure(figure, path)
+
+
 def save_pictures(
     model: LatentVariableModel,
     pixels: Tensor,
@@ -110,6 +156,8 @@ def save_pictures(
         save_reconstructions(model, pixels, folder / "reconstructions.png", shape),
         save_samples(model, folder / "samples.png", shape, seed=seed),
     ]
-    if model.latent_dim == 2 and model.continuous_latents:
+    if model.latent_dim == 2 and model.continuous_latents and not model.spherical_latents:
         paths.append(save_latent_space(model, pixels, labels, folder / "latent_space.png", shape))
+    if model.latent_dim == 3 and model.spherical_latents:
+        paths.append(save_latent_sphere(model, pixels, labels, folder / "latent_sphere.png"))
     return paths

@@ -420,9 +420,10 @@ def _check_weights(model: LatentVariableModel, state: dict[str, Any], run: RunFo
     except (KeyError, AttributeError, TypeError):
         raise RunFolderError(f"{run.checkpoint} has no model weights") from None
     if found != expected:
+        reason = model.explain_weights(found.keys())
         raise RunFolderError(
             f"{run.checkpoint} holds the weights of another model than the one described "
-            f"in {run.config} ({len(found)} tensors, expected {len(expected)}"
+            f"in {run.config} ({reason or f'{len(found)} tensors, expected {len(expected)}'}"
             f"{_first_difference(found, expected)}); was the folder written by another "
             "command or version?"
         )
