@@ -12,9 +12,9 @@ from reparam.cli import main
 from reparam.models import GaussianVAE
 from reparam.training import TrainConfig
 from reparam.training.run import DataSettings, Execution, RunSettings, train
+from tests.cli.test_vae import run_json
 from tests.images import png_size
-from tests.vae.helpers import md5
-from tests.vae.test_cli import run_json
+from tests.mnist_files import md5
 
 SMALL = ["--train-size", "256", "--test-size", "64", "--hidden", "16", "--threads", "1"]
 

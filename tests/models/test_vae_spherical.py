@@ -19,7 +19,7 @@ from reparam.training import TrainConfig, Trainer, existing_run_folder, new_run_
 from reparam.training.pictures import lambert_equal_area, save_pictures
 from tests.images import png_size
 from tests.stats import mean_z_scores, z_threshold
-from tests.vae.test_training import TEST, TRAIN, same_state, without_seconds
+from tests.training.test_trainer import TEST, TRAIN, same_state, without_seconds
 
 
 def spherical(dim: int = 3, dtype: torch.dtype = torch.float64, seed: int = 0) -> GaussianVAE:
