@@ -27,7 +27,7 @@ from reparam.models import GaussianVAE
 from reparam.training import TrainConfig, Trainer, existing_run_folder, new_run_folder
 from reparam.training._compiled import Backend, CompileUnavailable
 from tests.compiled import unvalidated
-from tests.vae.helpers import synthetic_arrays
+from tests.mnist_files import synthetic_arrays
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script_method`:DeprecationWarning")
 

@@ -26,7 +26,7 @@ from reparam.training import (
     load_checkpoint,
     new_run_folder,
 )
-from tests.vae.helpers import synthetic_arrays
+from tests.mnist_files import synthetic_arrays
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available")
 

@@ -23,7 +23,7 @@ from reparam.training import (
     new_run_folder,
     save_checkpoint,
 )
-from tests.vae.helpers import synthetic_arrays
+from tests.mnist_files import synthetic_arrays
 
 ARRAYS = synthetic_arrays()
 TRAIN = ARRAYS["train-images-idx3-ubyte"]

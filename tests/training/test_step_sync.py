@@ -26,7 +26,7 @@ from reparam.models import GaussianVAE
 from reparam.models.dvae import DiscreteVAE
 from reparam.training import TrainConfig, Trainer, TrainingDiverged, new_run_folder
 from reparam.training.trainer import READ_EVERY
-from tests.vae.helpers import synthetic_arrays
+from tests.mnist_files import synthetic_arrays
 
 ARRAYS = synthetic_arrays()
 TRAIN = ARRAYS["train-images-idx3-ubyte"]  # 96 images of 7 x 7
