@@ -47,6 +47,7 @@ def main(out: str) -> None:
         "world_size": world.size,
     }
     torch.save(state, f"{out}.rank{world.rank}.pt")
+    del trainer  # DDP before the process group it uses
     leave_world(world)
 
 

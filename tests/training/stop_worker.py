@@ -74,6 +74,7 @@ def main(out: str, kind: str, troubled_rank: int, step: int) -> None:
         saved = load_checkpoint(folder / "checkpoint.pt")["progress"]
         seen["checkpoint"] = [saved["epoch"], saved["step"]]
     Path(f"{out}.rank{world.rank}.json").write_text(json.dumps(seen))
+    del trainer  # DDP before the process group it uses
     leave_world(world)
 
 

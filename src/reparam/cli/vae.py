@@ -9,7 +9,7 @@ import torch
 from torch.distributions import Independent, Normal
 
 from reparam.bounds import GRADIENTS
-from reparam.cli._parser import int_at_least
+from reparam.cli._parser import comma_list, int_at_least
 from reparam.cli._training import (
     USAGE_ERRORS,
     add_eval_parser,
@@ -45,6 +45,16 @@ def _normal_only() -> str:
     return f"; {', '.join(refused)} need normal" if refused else ""
 
 
+def hidden_widths(text: str) -> int | list[int]:
+    """``--hidden``: widths as in ``reparam dvae``; one width stays a number (saved as before).
+
+    >>> hidden_widths("400"), hidden_widths("256,128")
+    (400, [256, 128])
+    """
+    widths = comma_list(int_at_least(1), "hidden widths")(text)
+    return widths[0] if len(widths) == 1 else widths
+
+
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "vae",
@@ -71,7 +81,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="code size (default 20); with --posterior vmf the dimension d of the space "
         "around the sphere",
     )
-    model.add_argument("--hidden", type=int_at_least(1), help="hidden width (default 400)")
+    model.add_argument(
+        "--hidden",
+        type=hidden_widths,
+        metavar="W1,W2,...",
+        help="hidden widths of the encoder, mirrored in the decoder (default 400; e.g. "
+        "256,128 for the S-VAE paper's networks)",
+    )
     model.add_argument(
         "--estimator",
         choices=gaussian_estimators(),

@@ -148,11 +148,12 @@ class GaussianVAE(LatentVariableModel):
         else:
             self.to_log_var = nn.Linear(widths[-1], latent_dim)
         self.decoder = mlp([latent_dim, *widths[::-1], input_dim])
-        self._check_estimator(posterior, input_dim)
         self.objective: str = objective
         self.iw_k: int = iw_k
         self.iw_gradient: str = iw_gradient
         _check_objective(self, input_dim)
+        if objective == "elbo":  # the IWAE objective is reparameterized, estimator unused
+            self._check_estimator(posterior, input_dim)
 
     def posterior(self, x: Tensor) -> Distribution:
         """``q(z | x)``: batch shape ``[B]``, event shape ``[latent_dim]``."""

@@ -203,10 +203,11 @@ def _store_of_this_attempt(environ: Mapping[str, str], restarts: int) -> dict[st
 
     torchrun's agent keeps one store across restarts of the worker group, so
     without a prefix a restarted rank can read the address its peer published
-    in the previous attempt and fail to connect ("Connection refused"). Outside
-    torchrun's agent store, ``env://`` as usual.
+    in the previous attempt and fail to connect ("Connection refused"). The
+    first attempt, and a run outside torchrun's agent store, use ``env://`` as
+    usual.
     """
-    if environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+    if restarts == 0 or environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
         return {}
     size = int(environ["WORLD_SIZE"])
     store = dist.TCPStore(

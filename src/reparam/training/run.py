@@ -292,6 +292,7 @@ def _carry_out(
                 trainer.resume()
                 trainer.log(f"resuming {run.path} after epoch {trainer.progress.epoch}")
             history = trainer.fit()
+            del trainer  # its DDP wrapper goes before the process group it uses
             return _finish(run, model, data, settings, history, execution, world)
     finally:
         leave_world(world)
