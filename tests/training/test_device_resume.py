@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from reparam.data import present
 from reparam.models import GaussianVAE
 from reparam.training import (
     TrainConfig,
@@ -23,11 +22,8 @@ from reparam.training import (
     new_run_folder,
     save_checkpoint,
 )
-from tests.mnist_files import synthetic_arrays
+from tests.training.test_trainer import TEST, TRAIN
 
-ARRAYS = synthetic_arrays()
-TRAIN = ARRAYS["train-images-idx3-ubyte"]
-TEST = present(ARRAYS["t10k-images-idx3-ubyte"], "binary", torch.Generator().manual_seed(0))
 CUDA_GENERATOR_STATE = torch.zeros(16, dtype=torch.uint8)
 
 
