@@ -6,14 +6,14 @@ import math
 
 import pytest
 import torch
-from scipy import integrate
+from scipy import integrate, stats
 from torch.distributions import kl_divergence
 
 from reparam.distributions import HypersphericalUniform, VonMisesFisher
 from reparam.distributions._angular import angle_dtheta_dkappa, angle_survival, log_normalizer
 from reparam.distributions._bessel import bessel_iv_ratio
 from reparam.distributions._rejection import MAX_ROUNDS
-from reparam.distributions._wood import wood_angle
+from reparam.distributions._wood import symmetric_beta_odds, wood_angle
 from tests.distributions.helpers import exact_gradients, gradient_terms
 from tests.stats import (
     assert_ks,
@@ -134,13 +134,26 @@ def test_naive_gradient_through_wood_rejection_fails_the_same_z_test() -> None:
     assert z.abs().max() > z_threshold()
 
 
-@pytest.mark.parametrize(("dim", "kappa"), [(2, 1.0), (3, 1e-3), (5, 10.0), (100, 1e3)])
+@pytest.mark.parametrize(
+    ("dim", "kappa"), [(2, 1.0), (3, 1e-3), (3, 10.0), (5, 10.0), (10, 10.0), (100, 1e3)]
+)
 def test_marginal_passes_a_ks_test(dim: int, kappa: float) -> None:
     torch.manual_seed(10)
     mu = unit(dim)
     k = torch.tensor(kappa, dtype=F64)
     w = (VonMisesFisher(mu, k).rsample((4000,)) @ mu).clamp(-1.0, 1.0)
     assert_ks(angle_survival(torch.acos(w), k, dim))  # F_W(w) = P(Theta >= arccos w)
+
+
+@pytest.mark.parametrize("dim", [2, 3, 4, 10, 100])
+def test_wood_proposal_odds_are_those_of_the_symmetric_beta(dim: int) -> None:
+    torch.manual_seed(13)
+    odds = symmetric_beta_odds(dim, torch.Size([4000]), torch.device("cpu"))
+    half = (dim - 1) / 2
+    assert_ks(torch.from_numpy(stats.beta(half, half).cdf((odds / (1 + odds)).numpy())))
+    # The Beta of twice the dimension fails the same test.
+    wrong = stats.beta(dim - 0.5, dim - 0.5).cdf((odds / (1 + odds)).numpy())
+    assert ks_statistics(torch.from_numpy(wrong)) > ks_threshold(4000)
 
 
 def test_a_wrong_marginal_fails_the_ks_test() -> None:

@@ -61,13 +61,23 @@ _DEBYE_U = (
 )
 
 
+@functools.lru_cache(maxsize=64)
+def _series_coefficients(mu: float) -> tuple[float, ...]:
+    """``c_1..c_12`` with ``sum_j u_j(p) / mu^j = sum_n c_n p^n`` (``c_0 = 0``)."""
+    coefficients = [0.0] * 13
+    for order, (terms, denominator) in enumerate(_DEBYE_U, start=1):
+        for power, c in terms.items():
+            coefficients[power] += c / (denominator * mu**order)
+    return tuple(coefficients[1:])
+
+
 def _log_series(mu: float, p: Tensor) -> Tensor:
-    """``log sum_j u_j(p) / mu^j``, from the terms after the leading 1."""
-    rest = torch.zeros_like(p)
-    for order, (coefficients, denominator) in enumerate(_DEBYE_U, start=1):
-        term = sum(c * p**power for power, c in coefficients.items())
-        rest = rest + term / (denominator * mu**order)
-    return torch.log1p(rest)
+    """``log sum_j u_j(p) / mu^j``, from the terms after the leading 1, by Horner's rule."""
+    *lower, top = _series_coefficients(mu)
+    rest = torch.full_like(p, top)
+    for c in reversed(lower):
+        rest = rest.mul_(p).add_(c)
+    return torch.log1p(rest.mul_(p))
 
 
 def _log_ive_debye(mu: float, k: Tensor) -> Tensor:

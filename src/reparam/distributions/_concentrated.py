@@ -43,6 +43,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from reparam.distributions._angular import sphere_angle
 from reparam.distributions._wood import wood_angle
 
 
@@ -114,6 +115,9 @@ def by_concentration(
 def vmf_angle(kappa: Tensor, dim: int, shape: torch.Size) -> Tensor:
     """Angles ``arccos(mu^T x)`` for any positive ``kappa``: Wood's sampler, then the limit law.
 
+    For ``d = 3`` the exact law is sampled by inversion (:func:`sphere_angle`) instead of
+    Wood's sampler.
+
     >>> kappa = torch.tensor([1.0, 1e20], dtype=torch.float64)
     >>> theta = vmf_angle(kappa, 5, torch.Size([1000, 2]))
     >>> bool(theta[:, 0].mean() > 0.5), bool(theta[:, 1].max() < 1e-8)
@@ -123,6 +127,6 @@ def vmf_angle(kappa: Tensor, dim: int, shape: torch.Size) -> Tensor:
     return by_concentration(
         kappa,
         dim,
-        lambda k: wood_angle(k, dim, shape),
+        (lambda k: sphere_angle(k, shape)) if dim == 3 else (lambda k: wood_angle(k, dim, shape)),
         lambda k: concentrated_angle(k, dim, shape),
     )
