@@ -103,8 +103,8 @@ def _cut_point(theta: Tensor, upper: Tensor, kappa: Tensor, dim: int) -> Tensor:
     return torch.where(upper, up, down)
 
 
-def tail_quadrature(theta: Tensor, kappa: Tensor, dim: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Integrals over the side of ``theta`` away from the mode, relative to ``h(theta)``.
+def tail_moments(theta: Tensor, kappa: Tensor, dim: int) -> tuple[Tensor, ...]:
+    """``int h`` and ``int cos(phi) h`` over the side of ``theta`` away from the mode.
 
     Args:
         theta: angles in ``[0, pi]``, float64.
@@ -112,13 +112,11 @@ def tail_quadrature(theta: Tensor, kappa: Tensor, dim: int) -> tuple[Tensor, Ten
         dim: the dimension ``d >= 2`` of the ambient space.
 
     Returns:
-        ``(upper, log_mass, dtheta_dkappa)``, each of the broadcast shape: whether
-        the side is ``[theta, pi]`` (else ``[0, theta]``), ``log`` of the side's
-        unnormalized mass ``int h``, and ``d theta / d kappa`` at fixed survival
-        probability.
+        ``(upper, log_h, mass, first)``, each of the broadcast shape: whether the
+        side is ``[theta, pi]`` (else ``[0, theta]``), ``log h(theta)``, and the two
+        integrals over the side, relative to ``h(theta)``.
     """
-    _, mean_cos = log_iv_and_ratio(dim / 2.0 - 1.0, kappa)  # before broadcasting: cheap
-    theta, kappa, mean_cos = torch.broadcast_tensors(theta, kappa, mean_cos)
+    theta, kappa = torch.broadcast_tensors(theta, kappa)
     tiny = 1e-12
     theta = theta.clamp(tiny, math.pi - tiny)
     # For d = 2 the mode is 0: always the upper side.
@@ -140,6 +138,25 @@ def tail_quadrature(theta: Tensor, kappa: Tensor, dim: int) -> tuple[Tensor, Ten
     length = (cut - theta).abs()
     mass = length * (ratio @ weights)
     first = length * (ratio.mul_(cos_phi) @ weights)
+    return upper, log_h0, mass, first
+
+
+def tail_quadrature(theta: Tensor, kappa: Tensor, dim: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Integrals over the side of ``theta`` away from the mode, relative to ``h(theta)``.
+
+    Args:
+        theta: angles in ``[0, pi]``, float64.
+        kappa: positive concentrations broadcastable to ``theta``, float64.
+        dim: the dimension ``d >= 2`` of the ambient space.
+
+    Returns:
+        ``(upper, log_mass, dtheta_dkappa)``, each of the broadcast shape: whether
+        the side is ``[theta, pi]`` (else ``[0, theta]``), ``log`` of the side's
+        unnormalized mass ``int h``, and ``d theta / d kappa`` at fixed survival
+        probability.
+    """
+    _, mean_cos = log_iv_and_ratio(dim / 2.0 - 1.0, kappa)  # before broadcasting: cheap
+    upper, log_h0, mass, first = tail_moments(theta, kappa, dim)
     signed = first - mean_cos * mass
     dtheta = torch.where(upper, signed, -signed)
     return upper, torch.log(mass) + log_h0, dtheta

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution
 
+from reparam.distributions._angle_chain import chained_dtheta_dkappa, shares_concentration
 from reparam.distributions._angular import angle_dtheta_dkappa
 from reparam.distributions._bessel import (
     bessel_iv_ratio,
@@ -169,10 +170,17 @@ class VonMisesFisher(Distribution):
 
 
 def _dtheta_dkappa(theta: Tensor, kappa: Tensor, dim: int) -> Tensor:
-    """``d theta / d kappa`` of the sampler that drew ``theta`` at each concentration."""
+    """``d theta / d kappa`` of the sampler that drew ``theta`` at each concentration.
+
+    Many samples per concentration (``rsample((n,))`` with ``n >= 8``) share the
+    quadrature's work (:mod:`reparam.distributions._angle_chain`).
+    """
+    exact = (
+        chained_dtheta_dkappa if shares_concentration(theta, kappa, dim) else angle_dtheta_dkappa
+    )
     return by_concentration(
         kappa,
         dim,
-        lambda k: angle_dtheta_dkappa(theta, k, dim),
+        lambda k: exact(theta, k, dim),
         lambda k: concentrated_dtheta_dkappa(theta, k, dim),
     )
