@@ -1,7 +1,7 @@
 """Time per gradient estimate: ``reparam.expectation`` eager against ``torch.compile``.
 
 Problem: ``--dims`` independent dimensions (batch elements, 1,000 by default),
-``--samples`` samples (16); ``z ~ Normal(loc, scale)`` with ``f(z) = (z - 1)^2``
+``--num-samples`` samples (16); ``z ~ Normal(loc, scale)`` with ``f(z) = (z - 1)^2``
 for the continuous estimators, ``z ~ Bernoulli(logits)`` with
 ``f(z) = (z - 0.45)^2`` for the discrete ones. One estimate: build the
 distribution (``validate_args=False``), call ``reparam.expectation``, sum, and
@@ -14,15 +14,12 @@ consecutive estimates, eager and compiled interleaved, as the CPU time of the
 calling thread (``time.thread_time``; PyTorch and Inductor's kernels on
 ``--threads`` threads). Prints one JSON object.
 
-Usage: ``python benchmarks/compiled.py [--dims 1000] [--samples 16] [--repeats 21] [--inner 20]``
+Usage: ``python benchmarks/compiled.py [--dims 1000] [--num-samples 16] [--repeats 21]
+[--inner 20]`` (``--samples`` is the same as ``--num-samples``)
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
-import statistics
 import time
 from collections.abc import Callable
 
@@ -32,52 +29,39 @@ from torch.distributions import Bernoulli, Normal
 
 import reparam
 
+from _common import Timed, interleaved_medians, print_report, start, timing_parser
+
 ESTIMATORS = ("pathwise", "score-loo", "mvd", "disarm", "gumbel-softmax")
 DISCRETE = ("disarm", "gumbel-softmax")
 
-Step = Callable[[], object]
 
-
-def objective(estimator: str, samples: int) -> Callable[[Tensor, Tensor], Tensor]:
+def objective(estimator: str, num_samples: int) -> Callable[[Tensor, Tensor], Tensor]:
     def loss(a: Tensor, b: Tensor) -> Tensor:
         if estimator in DISCRETE:
             dist = Bernoulli(logits=a + b, validate_args=False)
-            return reparam.expectation(lambda z: (z - 0.45) ** 2, dist, estimator, samples).sum()
+            costs = reparam.expectation(lambda z: (z - 0.45) ** 2, dist, estimator, num_samples)
+            return costs.sum()
         dist = Normal(a, b.exp(), validate_args=False)
-        return reparam.expectation(lambda z: (z - 1.0) ** 2, dist, estimator, samples).sum()
+        return reparam.expectation(lambda z: (z - 1.0) ** 2, dist, estimator, num_samples).sum()
 
     return loss
 
 
-def step(loss: Callable[[Tensor, Tensor], Tensor], a: Tensor, b: Tensor) -> Step:
+def step(loss: Callable[[Tensor, Tensor], Tensor], a: Tensor, b: Tensor) -> Timed:
     return lambda: torch.autograd.grad(loss(a, b), (a, b))
 
 
-def time_once(fn: Step, inner: int) -> float:
-    start = time.thread_time()
-    for _ in range(inner):
-        fn()
-    return (time.thread_time() - start) / inner * 1e6
-
-
-def compare(estimator: str, dims: int, samples: int, repeats: int, inner: int) -> dict:
+def compare(estimator: str, dims: int, num_samples: int, repeats: int, inner: int) -> dict:
     a = torch.zeros(dims, requires_grad=True)
     b = torch.zeros(dims, requires_grad=True)
-    loss = objective(estimator, samples)
+    loss = objective(estimator, num_samples)
     torch.compiler.reset()
     compiled = step(torch.compile(loss, fullgraph=True), a, b)
-    start = time.perf_counter()
+    begin = time.perf_counter()
     compiled()
-    compile_s = time.perf_counter() - start
-    pair = {"eager": step(loss, a, b), "compiled": compiled}
-    for fn in pair.values():  # warm-up
-        time_once(fn, inner)
-    times: dict[str, list[float]] = {"eager": [], "compiled": []}
-    for repeat in range(repeats):
-        order = ["eager", "compiled"] if repeat % 2 == 0 else ["compiled", "eager"]
-        for name in order:
-            times[name].append(time_once(pair[name], inner))
-    eager, fast = statistics.median(times["eager"]), statistics.median(times["compiled"])
+    compile_s = time.perf_counter() - begin
+    medians = interleaved_medians({"eager": step(loss, a, b), "compiled": compiled}, repeats, inner)
+    eager, fast = 1e6 * medians["eager"], 1e6 * medians["compiled"]
     return {
         "estimator": estimator,
         "eager_us": round(eager, 1),
@@ -88,30 +72,17 @@ def compare(estimator: str, dims: int, samples: int, repeats: int, inner: int) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = timing_parser(__doc__, repeats=21, inner=20)
     parser.add_argument("--dims", type=int, default=1000)
-    parser.add_argument("--samples", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=21)
-    parser.add_argument("--inner", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--num-samples", "--samples", dest="num_samples", type=int, default=16)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+    start(args)
     results = [
-        compare(name, args.dims, args.samples, args.repeats, args.inner) for name in ESTIMATORS
+        compare(name, args.dims, args.num_samples, args.repeats, args.inner) for name in ESTIMATORS
     ]
-    report = {
-        "benchmark": "compiled",
-        "dims": args.dims,
-        "samples": args.samples,
-        "repeats": args.repeats,
-        "inner": args.inner,
-        "threads": args.threads,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "results": results,
-    }
-    print(json.dumps(report, indent=2))
+    settings = {"dims": args.dims, "num_samples": args.num_samples, "repeats": args.repeats}
+    settings |= {"inner": args.inner, "threads": args.threads}
+    print_report("compiled", settings, {"results": results})
 
 
 if __name__ == "__main__":

@@ -28,11 +28,6 @@ Usage: ``python benchmarks/distributions.py [--num 10000] [--repeats 11] [--thre
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
@@ -40,7 +35,7 @@ import torch.distributions as td
 
 from reparam.distributions import MixtureSameFamily, TruncatedNormal, VonMises, VonMisesFisher
 
-Timed = Callable[[], object]
+from _common import Timed, interleaved_medians, print_report, start, timing_parser
 
 
 def leaf(*values: float) -> torch.Tensor:
@@ -137,25 +132,15 @@ def mixture(dims: int, num: int) -> tuple[Timed, Timed]:
 
 
 def median_times(plain: Timed, grad: Timed, repeats: int) -> tuple[float, float]:
-    times: dict[str, list[float]] = {"plain": [], "grad": []}
-    plain(), grad()  # warm up
-    for repeat in range(repeats):
-        order = [("plain", plain), ("grad", grad)]
-        for name, fn in order if repeat % 2 == 0 else order[::-1]:
-            start = time.thread_time()
-            fn()
-            times[name].append(time.thread_time() - start)
-    return statistics.median(times["plain"]), statistics.median(times["grad"])
+    medians = interleaved_medians({"plain": plain, "grad": grad}, repeats)
+    return medians["plain"], medians["grad"]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = timing_parser(__doc__, repeats=11)
     parser.add_argument("--num", type=int, default=10_000)
-    parser.add_argument("--repeats", type=int, default=11)
-    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+    start(args)
     n = args.num
     cases = {
         "von_mises kappa=0.01": von_mises(0.01, n),
@@ -177,16 +162,9 @@ def main() -> None:
             "rsample_backward_ms": round(1e3 * grad_s, 3),
             "ratio": round(grad_s / plain_s, 2),
         }
-    report = {
-        "num_samples": n,
-        "threads": args.threads,
-        "repeats": args.repeats,
-        "torch": torch.__version__,
-        "machine": platform.machine(),
-        "results": results,
-        "against_power_spherical": against_power_spherical(n, args.repeats),
-    }
-    print(json.dumps(report, indent=2))
+    settings = {"num_samples": n, "threads": args.threads, "repeats": args.repeats}
+    body = {"results": results, "against_power_spherical": against_power_spherical(n, args.repeats)}
+    print_report("distributions", settings, body)
 
 
 if __name__ == "__main__":

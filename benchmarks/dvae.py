@@ -110,7 +110,7 @@ def train_one(
         "latent": latent,
         "estimator": estimator,
         "unbiased": model.estimator.unbiased,
-        "samples": model.samples,
+        "num_samples": model.num_samples,
         "train_neg_elbo": mean_loss(model, data["train_eval"]),
         "test_neg_elbo": mean_loss(model, data["test"]),
         "test_neg_iw_bound": mean_neg_iw_bound(model, data["test"], args.eval_k)

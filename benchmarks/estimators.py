@@ -29,18 +29,16 @@ Usage: ``python benchmarks/estimators.py [--dims 1000] [--repeats 41] [--inner 2
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
-import statistics
-import time
 from collections.abc import Callable
+from functools import partial
 
 import torch
 from torch import Tensor
 from torch.distributions import Normal
 
 import reparam
+
+from _common import interleaved_medians, print_report, start, timing_parser
 
 SAMPLE_COUNTS = (1, 16, 256)
 
@@ -84,32 +82,13 @@ LIBRARY = {"pathwise": "pathwise", "score": "score", "score-dice": "score"}
 SAME_ESTIMATOR = ("pathwise", "score-dice")
 
 
-def time_once(
-    fn: Callable[[Tensor, Tensor, int], tuple[Tensor, ...]],
-    loc: Tensor,
-    scale: Tensor,
-    num_samples: int,
-    inner: int,
-) -> float:
-    """CPU microseconds of this thread per estimate, over ``inner`` consecutive estimates."""
-    start = time.thread_time()
-    for _ in range(inner):
-        fn(loc, scale, num_samples)
-    return (time.thread_time() - start) / inner * 1e6
-
-
 def compare(estimator: str, num_samples: int, dims: int, repeats: int, inner: int) -> dict:
     loc = torch.zeros(dims, requires_grad=True)
     scale = torch.ones(dims, requires_grad=True)
     pair = {"library": library(LIBRARY[estimator]), "hand": HAND[estimator]}
-    for fn in pair.values():  # warm-up
-        time_once(fn, loc, scale, num_samples, inner)
-    times: dict[str, list[float]] = {"library": [], "hand": []}
-    for repeat in range(repeats):
-        order = ["library", "hand"] if repeat % 2 == 0 else ["hand", "library"]
-        for name in order:
-            times[name].append(time_once(pair[name], loc, scale, num_samples, inner))
-    lib, hand = statistics.median(times["library"]), statistics.median(times["hand"])
+    calls = {name: partial(fn, loc, scale, num_samples) for name, fn in pair.items()}
+    medians = interleaved_medians(calls, repeats, inner)
+    lib, hand = 1e6 * medians["library"], 1e6 * medians["hand"]
     return {
         "estimator": estimator,
         "num_samples": num_samples,
@@ -120,27 +99,17 @@ def compare(estimator: str, num_samples: int, dims: int, repeats: int, inner: in
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = timing_parser(__doc__, repeats=41, inner=20)
     parser.add_argument("--dims", type=int, default=1000)
-    parser.add_argument("--repeats", type=int, default=41)
-    parser.add_argument("--inner", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+    start(args)
     results = [
         compare(estimator, num_samples, args.dims, args.repeats, args.inner)
         for estimator in HAND
         for num_samples in SAMPLE_COUNTS
     ]
-    report = {
-        "benchmark": "estimators",
-        "dims": args.dims,
-        "repeats": args.repeats,
-        "inner": args.inner,
-        "threads": args.threads,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
+    settings = {"dims": args.dims, "repeats": args.repeats, "inner": args.inner}
+    body = {
         "results": results,
         # The goal (at most 10%) is against the same estimator by hand: pathwise, and
         # the DiCE score function. Plain REINFORCE is first-order only; the gap to it
@@ -152,7 +121,7 @@ def main() -> None:
             r["overhead"] for r in results if r["estimator"] == "score"
         ),
     }
-    print(json.dumps(report, indent=2))
+    print_report("estimators", {**settings, "threads": args.threads}, body)
 
 
 if __name__ == "__main__":

@@ -19,25 +19,17 @@ from reparam.bounds import importance_log_weights as importance_log_weights
 from reparam.bounds import iwae_bound as iwae_bound
 from reparam.bounds import log_mean_exp_chunked as log_mean_exp_chunked
 from reparam.distributions import detach_parameters as detach_parameters
-from reparam.estimators import ARM as ARM
-from reparam.estimators import ESTIMATORS as ESTIMATORS
-from reparam.estimators import RELAX as RELAX
-from reparam.estimators import ConcreteControlVariate as ConcreteControlVariate
 from reparam.estimators import ControlVariate as ControlVariate
-from reparam.estimators import DisARM as DisARM
 from reparam.estimators import Estimator as Estimator
 from reparam.estimators import ExponentialAnnealing as ExponentialAnnealing
-from reparam.estimators import GumbelSoftmax as GumbelSoftmax
 from reparam.estimators import LeaveOneOut as LeaveOneOut
-from reparam.estimators import MeasureValued as MeasureValued
 from reparam.estimators import MovingAverage as MovingAverage
 from reparam.estimators import NoBaseline as NoBaseline
-from reparam.estimators import Pathwise as Pathwise
-from reparam.estimators import ScoreFunction as ScoreFunction
-from reparam.estimators import StraightThrough as StraightThrough
-from reparam.estimators import StraightThroughGumbelSoftmax as StraightThroughGumbelSoftmax
 from reparam.estimators import expectation as expectation
 from reparam.estimators import per_sample_gradients as per_sample_gradients
+
+# Every registered estimator class, ESTIMATORS, resolve_estimator, applicable_estimators:
+from reparam.estimators.registry import *  # noqa: F403
 from reparam.safety import GradientCutError as GradientCutError
 from reparam.safety import strict as strict
 

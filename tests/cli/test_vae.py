@@ -122,7 +122,7 @@ def test_model_options_are_checked_before_the_run_folder_is_made(
     run = tmp_path / "run"
     argv = ["vae", "--data-dir", str(mnist_dir), "--run", str(run), "--estimator", "score-loo"]
     assert main(argv) == 2
-    assert "needs at least 2 samples per example (--samples)" in capsys.readouterr().err
+    assert "needs at least 2 samples per example (--num-samples)" in capsys.readouterr().err
     assert not run.exists()
     with pytest.raises(SystemExit):  # a discrete-only estimator is not offered
         main(["vae", "--estimator", "gumbel-softmax"])

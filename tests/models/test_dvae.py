@@ -106,6 +106,6 @@ def test_bad_options() -> None:
     with pytest.raises(ValueError, match="latent must be one of"):
         DiscreteVAE("gaussian")
     with pytest.raises(ValueError, match="samples >= 2"):
-        DiscreteVAE("bernoulli", "score-loo", samples=1)
+        DiscreteVAE("bernoulli", "score-loo", num_samples=1)
     with pytest.raises(ValueError, match="temperature"):
         DiscreteVAE("bernoulli", "gumbel-softmax", temperature=0.0)

@@ -129,7 +129,7 @@ class BernoulliPosteriorVAE(GaussianVAE):
         ({"iw_gradient": "dreg"}, "'dreg' (--iw-gradient) applies to the IWAE objective"),
         ({"objective": "iwae", "iw_gradient": "rebar"}, "iw_gradient must be one of"),
         ({"objective": "iwae", "estimator": "score"}, "apply to the ELBO objective"),
-        ({"objective": "iwae", "samples": 2}, "apply to the ELBO objective"),
+        ({"objective": "iwae", "num_samples": 2}, "apply to the ELBO objective"),
     ],
 )
 def test_options_that_do_not_fit_are_refused_on_construction(

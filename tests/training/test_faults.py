@@ -100,7 +100,8 @@ def test_sizes_that_cannot_fit_are_refused_before_the_folder_is_made(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = tmp_path / "run"
-    for option in (["--samples", "1000000"], ["--hidden", "100000000"], ["--latent-dim", "10**8"]):
+    sizes = (["--num-samples", "1000000"], ["--hidden", "100000000"], ["--latent-dim", "10**8"])
+    for option in sizes:
         option = [option[0], str(eval(option[1]))]
         assert main(["vae", "--data-dir", "missing", "--run-dir", str(run), *option]) == 2
         one_line_error(capsys, "needs at least", "of memory")

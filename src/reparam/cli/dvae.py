@@ -24,7 +24,7 @@ MODEL_KEYS = (
     "latent",
     "estimator",
     "hidden",
-    "samples",
+    "num_samples",
     "temperature",
     "anneal_rate",
     "min_temperature",
@@ -61,8 +61,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "784-200-784 model; e.g. 512,256 for an MLP)",
     )
     model.add_argument(
+        "--num-samples",
         "--samples",
+        dest="num_samples",
         type=int_at_least(1),
+        metavar="N",
         help="samples of z per example (antithetic pairs for arm/disarm; default the "
         "estimator's minimum: 2 for score-loo, else 1)",
     )

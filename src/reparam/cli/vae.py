@@ -23,7 +23,7 @@ MODEL_KEYS = (
     "latent_dim",
     "hidden",
     "estimator",
-    "samples",
+    "num_samples",
     "objective",
     "iw_k",
     "iw_gradient",
@@ -94,7 +94,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="gradient estimator of the reconstruction term (default pathwise: the trick)",
     )
     model.add_argument(
-        "--samples", type=int_at_least(1), help="samples of z per example (default 1)"
+        "--num-samples",
+        "--samples",
+        dest="num_samples",
+        type=int_at_least(1),
+        metavar="N",
+        help="samples of z per example (default 1)",
     )
     add_objective_arguments(model)
     add_train_arguments(parser, "vae")

@@ -10,24 +10,34 @@ and a learned part (``trainable()``, ``training_term()``; ``None`` and zero
 unless it learns). Reference: Mohamed, Rosca, Figurnov and Mnih (2020), "Monte
 Carlo Gradient Estimation in Machine Learning".
 
-Adding an estimator, exactly:
+Adding an estimator, exactly (a module, its import and entry in the registry, a test file):
 
 1. Write one module ``reparam/estimators/_<family>.py`` with a subclass of
    :class:`Estimator`: the class facts, ``check_supports`` raising
    :class:`UnsupportedDistributionError` (with the estimators that do apply in
    mind), and ``surrogate`` keeping the contract above. A relaxation sets
    ``self.temperature``; an estimator with parameters of its own overrides
-   ``trainable`` and ``training_term``.
-2. Add one entry, short name -> factory with default settings, to
-   ``ESTIMATORS`` in ``_registry.py``.
-3. Re-export the class: one line ``from reparam.estimators._<family> import X as X``
-   below, and one line ``from reparam.estimators import X as X`` in
-   ``reparam/__init__.py`` (the registry test checks both for every entry).
-4. Nothing to declare for its tests: the registry's unbiasedness suite
-   (``tests/estimators/suite.py``) tests an unbiased entry on every family it
-   supports, and a biased one needs a theory of its mean in ``BIAS_THEORY``
-   (``tests/estimators/discrete/theory.py``); ``tests/estimators/test_registry.py``
+   ``trainable`` and ``training_term``. The module's ``__all__`` names its
+   public classes: ``__all__ = ["X"]``.
+2. In ``registry.py``, import the module with a star,
+   ``from reparam.estimators._<family> import *``, and add one entry, short
+   name -> factory with default settings, to ``ESTIMATORS``.
+3. Its test file: an unbiased entry is tested by the registry's unbiasedness
+   suite (``tests/estimators/suite.py``) on every family it supports, and only
+   an estimator for a distribution no family has needs one added there; a
+   biased one needs a theory of its mean in ``BIAS_THEORY``
+   (``tests/estimators/discrete/theory.py``). ``tests/estimators/test_registry.py``
    fails until one of them applies.
+
+There is no re-export to write: ``reparam.estimators`` and ``reparam`` each
+take the registry's public names with one ``from reparam.estimators.registry
+import *``, and a star import re-exports what the module's ``__all__`` lists,
+for mypy and IDEs as at run time. So step 2's star import makes ``X`` both
+``reparam.estimators.X`` and ``reparam.X``, typed. That import is the one line
+beyond the entry that a static mechanism needs: type checkers cannot follow
+names gathered at run time (a loop over modules, ``globals()``), nor, for mypy,
+``__all__ += module.__all__``. ``tests/estimators/test_registry.py`` fails when
+a registered class is missing from either package.
 
 Nothing else names estimators by hand: ``expectation``'s error messages, the
 lab's default list and ``reparam lab --estimators``, the discrete VAE's
@@ -41,8 +51,6 @@ free (eagerly on the CPU) or where asked (``check_finite=True``,
 :func:`finite_check`, ``reparam.strict()``).
 """
 
-from reparam.estimators._arm import ARM as ARM
-from reparam.estimators._arm import DisARM as DisARM
 from reparam.estimators._base import Cost as Cost
 from reparam.estimators._base import Estimator as Estimator
 from reparam.estimators._base import evaluate_cost as evaluate_cost
@@ -59,18 +67,8 @@ from reparam.estimators._errors import UnsupportedDistributionError as Unsupport
 from reparam.estimators._expectation import expectation as expectation
 from reparam.estimators._expectation import per_sample_gradients as per_sample_gradients
 from reparam.estimators._finite import finite_check as finite_check
-from reparam.estimators._gumbel_softmax import GumbelSoftmax as GumbelSoftmax
-from reparam.estimators._gumbel_softmax import (
-    StraightThroughGumbelSoftmax as StraightThroughGumbelSoftmax,
-)
-from reparam.estimators._measure_valued import MeasureValued as MeasureValued
-from reparam.estimators._pathwise import Pathwise as Pathwise
-from reparam.estimators._registry import ESTIMATORS as ESTIMATORS
-from reparam.estimators._registry import applicable_estimators as applicable_estimators
-from reparam.estimators._registry import resolve_estimator as resolve_estimator
-from reparam.estimators._relax import RELAX as RELAX
-from reparam.estimators._relax import ConcreteControlVariate as ConcreteControlVariate
-from reparam.estimators._score import ScoreFunction as ScoreFunction
-from reparam.estimators._straight_through import StraightThrough as StraightThrough
 from reparam.estimators._temperature import ExponentialAnnealing as ExponentialAnnealing
 from reparam.estimators._temperature import check_temperature as check_temperature
+
+# Every registered estimator class, ESTIMATORS, resolve_estimator, applicable_estimators:
+from reparam.estimators.registry import *  # noqa: F403

@@ -38,6 +38,9 @@ from torch.distributions import Distribution
 from reparam.estimators._base import Cost, Estimator, evaluate_cost
 from reparam.estimators._discrete import discrete_view, logistic, uniform
 
+__all__ = ["ARM", "DisARM"]
+"""What ``registry.py`` star-imports, and so ``reparam.estimators`` and ``reparam`` export."""
+
 
 class _Antithetic(Estimator):
     """Shared sampling and surrogate for ARM and DisARM."""

@@ -12,7 +12,7 @@ from torch.distributions import Distribution
 from reparam.estimators._base import Cost, Estimator
 from reparam.estimators._errors import EstimatorError, UnsupportedDistributionError
 from reparam.estimators._finite import finite_check
-from reparam.estimators._registry import applicable_estimators, resolve_estimator
+from reparam.estimators.registry import applicable_estimators, resolve_estimator
 
 
 def expectation(

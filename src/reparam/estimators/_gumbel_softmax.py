@@ -41,6 +41,9 @@ from reparam.estimators._base import Cost, Estimator, evaluate_cost
 from reparam.estimators._discrete import DiscreteView, discrete_view, gumbel, logistic, uniform
 from reparam.estimators._temperature import Temperature, current_temperature
 
+__all__ = ["GumbelSoftmax", "StraightThroughGumbelSoftmax"]
+"""What ``registry.py`` star-imports, and so ``reparam.estimators`` and ``reparam`` export."""
+
 
 def perturbed_logits(view: DiscreteView, num_samples: int) -> Tensor:
     """``logits + noise``: logistic noise for Bernoulli, Gumbel for categorical.

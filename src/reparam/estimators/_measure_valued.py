@@ -41,6 +41,9 @@ from reparam.estimators._base import Cost, Estimator, evaluate_cost
 from reparam.estimators._errors import UnsupportedDistributionError
 from reparam.safety import deliberately_cut
 
+__all__ = ["MeasureValued"]
+"""What ``registry.py`` star-imports, and so ``reparam.estimators`` and ``reparam`` export."""
+
 
 class MeasureValued(Estimator):
     """Weak-derivative estimator for ``Normal`` and ``Independent(Normal)``.

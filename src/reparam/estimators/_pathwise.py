@@ -23,6 +23,9 @@ from reparam.estimators._base import Cost, Estimator, evaluate_cost
 from reparam.estimators._errors import UnsupportedDistributionError
 from reparam.safety import check_cost_path, is_strict
 
+__all__ = ["Pathwise"]
+"""What ``registry.py`` star-imports, and so ``reparam.estimators`` and ``reparam`` export."""
+
 
 class Pathwise(Estimator):
     """The reparameterization trick: differentiate ``f`` through ``dist.rsample()``.

@@ -43,6 +43,9 @@ from reparam.estimators._discrete import DiscreteView, discrete_view, uniform
 from reparam.estimators._gumbel_softmax import harden, perturbed_logits
 from reparam.estimators._temperature import check_temperature
 
+__all__ = ["RELAX", "ConcreteControlVariate"]
+"""What ``registry.py`` star-imports, and so ``reparam.estimators`` and ``reparam`` export."""
+
 
 class ConcreteControlVariate(nn.Module):
     """``c(z) = eta * f(relaxed(z, tau)) + r(z)``, with ``tau``, ``eta`` (and ``r``) learned.

@@ -23,6 +23,9 @@ from reparam.estimators._control_variates import ControlVariate
 from reparam.estimators._errors import UnsupportedDistributionError
 from reparam.safety import deliberately_cut
 
+__all__ = ["ScoreFunction"]
+"""What ``registry.py`` star-imports, and so ``reparam.estimators`` and ``reparam`` export."""
+
 
 class ScoreFunction(Estimator):
     """The score-function estimator with an optional baseline and control variates.

@@ -24,6 +24,9 @@ from reparam.estimators._base import Cost, Estimator, evaluate_cost
 from reparam.estimators._discrete import discrete_view
 from reparam.estimators._gumbel_softmax import harden, perturbed_logits
 
+__all__ = ["StraightThrough"]
+"""What ``registry.py`` star-imports, and so ``reparam.estimators`` and ``reparam`` export."""
+
 
 class StraightThrough(Estimator):
     """Straight-through: ``f`` at exact samples, gradient through their mean. **Biased.**

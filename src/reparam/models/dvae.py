@@ -82,8 +82,8 @@ class DiscreteVAE(LatentVariableModel):
         latent: ``"bernoulli"`` (200 units) or ``"categorical"`` (20 x 10).
         estimator: an estimator or its short name; it must support the posterior.
         hidden: hidden widths of the encoder (mirrored in the decoder).
-        samples: samples (or antithetic pairs) per example; default the
-            estimator's minimum.
+        num_samples: samples (or antithetic pairs) per example, the ``num_samples``
+            of :func:`reparam.expectation`; default the estimator's minimum.
         temperature, anneal_rate, min_temperature: for a relaxed estimator given
             by name, ``tau = max(min_temperature, temperature * exp(-anneal_rate *
             step))`` with ``step`` the number of training steps taken (a buffer
@@ -101,7 +101,7 @@ class DiscreteVAE(LatentVariableModel):
         latent: str = "bernoulli",
         estimator: str | Estimator = "gumbel-softmax",
         hidden: Sequence[int] = (),
-        samples: int | None = None,
+        num_samples: int | None = None,
         temperature: float | None = None,
         anneal_rate: float | None = None,
         min_temperature: float | None = None,
@@ -116,11 +116,11 @@ class DiscreteVAE(LatentVariableModel):
             UNITS * math.log(2.0) if latent == "bernoulli" else VARIABLES * math.log(CLASSES)
         )
         self.estimator = resolve_estimator(estimator)
-        self.samples = self.estimator.min_samples if samples is None else samples
-        if self.samples < self.estimator.min_samples:
+        self.num_samples = self.estimator.min_samples if num_samples is None else num_samples
+        if self.num_samples < self.estimator.min_samples:
             raise ValueError(
-                f"{self.estimator!r} needs samples >= {self.estimator.min_samples}, "
-                f"got {self.samples}"
+                f"{self.estimator!r} needs num_samples >= {self.estimator.min_samples} "
+                f"(--num-samples), got {self.num_samples}"
             )
         options = {
             "temperature": temperature,
@@ -168,7 +168,7 @@ class DiscreteVAE(LatentVariableModel):
                 self._steps_taken += 1
             self.steps += 1
         surrogate = expectation(
-            lambda z: self.neg_log_likelihood(z, x), q, self.estimator, self.samples
+            lambda z: self.neg_log_likelihood(z, x), q, self.estimator, self.num_samples
         )
         if self.training and self.estimator.trainable() is not None:
             term = self.estimator.training_term(surrogate.sum(), [_logits(q)])

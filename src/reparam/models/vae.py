@@ -95,7 +95,8 @@ class GaussianVAE(LatentVariableModel):
         estimator: gradient estimator for the reconstruction term, an
             :class:`~reparam.estimators.Estimator` or its short name
             (``"pathwise"``, ``"score"``, ...).
-        samples: Monte Carlo samples of ``z`` per example in :meth:`loss`.
+        num_samples: Monte Carlo samples of ``z`` per example in :meth:`loss` (the
+            ``num_samples`` of :func:`reparam.expectation`).
         objective: ``"elbo"`` (the loss above) or ``"iwae"`` (``-L_k`` with
             ``k = iw_k``; ``iw_k = 1`` is a one-sample ELBO with a Monte Carlo KL).
         iw_k: importance samples per example of the IWAE objective.
@@ -112,7 +113,7 @@ class GaussianVAE(LatentVariableModel):
         hidden: int | Sequence[int] = 400,
         latent_dim: int = 20,
         estimator: str | Estimator = "pathwise",
-        samples: int = 1,
+        num_samples: int = 1,
         objective: str = "elbo",
         iw_k: int = 1,
         iw_gradient: str = "standard",
@@ -124,7 +125,7 @@ class GaussianVAE(LatentVariableModel):
             "input_dim": input_dim,
             "hidden": min(widths, default=0),
             "latent_dim": latent_dim,
-            "samples": samples,
+            "num_samples": num_samples,
         }
         for name, value in sizes.items():
             if value < 1:
@@ -132,12 +133,12 @@ class GaussianVAE(LatentVariableModel):
         _check_posterior(posterior, latent_dim)
         self.spherical_latents = posterior == "vmf"
         self.latent_dim = latent_dim
-        self.samples = samples
+        self.num_samples = num_samples
         self.estimator = resolve_estimator(estimator)
-        if samples < self.estimator.min_samples:
+        if num_samples < self.estimator.min_samples:
             raise ValueError(
                 f"{self.estimator!r} needs at least {self.estimator.min_samples} samples "
-                f"per example (--samples), got {samples}"
+                f"per example (--num-samples), got {num_samples}"
             )
         self.encoder = (
             mlp([input_dim, *widths]) if len(widths) > 1 else nn.Linear(input_dim, widths[0])
@@ -195,7 +196,7 @@ class GaussianVAE(LatentVariableModel):
             gradient = cast(Gradient, self.iw_gradient)
             return -iwae_bound(lambda z: self.log_joint(z, x), q, self.iw_k, gradient)
         reconstruction = expectation(
-            lambda z: self.neg_log_likelihood(z, x), q, self.estimator, self.samples
+            lambda z: self.neg_log_likelihood(z, x), q, self.estimator, self.num_samples
         )
         return reconstruction + self.kl_to_prior(q)
 
@@ -266,11 +267,11 @@ def _check_objective(model: GaussianVAE, input_dim: int) -> None:
     if objective == "elbo":
         _check_elbo_options(k, gradient)
         return
-    if model.estimator.name != "pathwise" or model.samples != 1:
+    if model.estimator.name != "pathwise" or model.num_samples != 1:
         raise ValueError(
-            f"estimator {model.estimator.name!r} with samples {model.samples} (--estimator, "
-            "--samples) apply to the ELBO objective; the IWAE objective is reparameterized, "
-            "with its k set by --iw-k and its encoder gradient by --iw-gradient"
+            f"estimator {model.estimator.name!r} with num_samples {model.num_samples} "
+            "(--estimator, --num-samples) apply to the ELBO objective; the IWAE objective is "
+            "reparameterized, with its k set by --iw-k and its encoder gradient by --iw-gradient"
         )
     weight = model.to_mean.weight
     with torch.no_grad():
@@ -282,7 +283,7 @@ def _check_elbo_options(k: int, gradient: str) -> None:
     if k != 1:
         raise ValueError(
             f"iw_k (--iw-k {k}) applies to the IWAE objective: add --objective iwae "
-            "(the ELBO's samples per example are --samples)"
+            "(the ELBO's samples per example are --num-samples)"
         )
     if gradient != "standard":
         raise ValueError(

@@ -64,8 +64,12 @@ from reparam.training.run_lock import RunLock
 from reparam.training.run_memory import TooLarge, check_fits
 from reparam.training.trainer import Trainer
 
-FORMAT = 2
-"""Version of ``config.json``'s layout (1: the same keys, before it was recorded)."""
+FORMAT = 3
+"""Version of ``config.json``'s layout. 3: the number of samples is the model option
+``num_samples``; 2 called it ``samples``, and 1 is 2 before the version was recorded."""
+
+RENAMED_OPTIONS: Mapping[str, str] = MappingProxyType({"samples": "num_samples"})
+"""Model options renamed in format 3: the name in formats 1 and 2 -> the name now."""
 
 
 class SettingsError(ValueError):
@@ -130,12 +134,13 @@ class RunSettings:
     def from_dict(cls, saved: Any, source: str = "the settings") -> RunSettings:
         """Undo :meth:`to_dict`; a wrong shape is a :class:`SettingsError` naming ``source``."""
         try:
-            if saved.get("format", 1) not in (1, FORMAT):
-                raise SettingsError(f"unknown format {saved.get('format')!r}")
+            version = saved.get("format", 1)
+            if version not in (1, 2, FORMAT):
+                raise SettingsError(f"unknown format {version!r}")
             data = saved["data"]
             return cls(
                 model=saved["command"],
-                options=dict(saved["model"]),
+                options=_current_options(saved["model"], version),
                 train=TrainConfig(**saved["train"]),
                 data=DataSettings(data.get("dir"), data.get("train_size"), data.get("test_size")),
             )
@@ -144,6 +149,17 @@ class RunSettings:
                 f"{source} does not describe a reparam run ({_describe(error)}); it may be "
                 "damaged or from another program"
             ) from None
+
+
+def _current_options(options: Mapping[str, Any], version: int) -> dict[str, Any]:
+    """A saved run's model options under today's names (formats 1 and 2 used older ones).
+
+    >>> _current_options({"latent": "bernoulli", "samples": 2}, version=2)
+    {'latent': 'bernoulli', 'num_samples': 2}
+    """
+    if version == FORMAT:
+        return dict(options)
+    return {RENAMED_OPTIONS.get(key, key): value for key, value in options.items()}
 
 
 def _describe(error: Exception) -> str:
@@ -313,7 +329,8 @@ def _monitor(execution: Execution, data: RunData, config: TrainConfig) -> Gradie
 
 def _check_memory(settings: RunSettings, world: World) -> None:
     """Sizes that cannot fit are a :class:`SettingsError`, before anything is allocated."""
-    samples = int(settings.options.get("samples") or 1) * int(settings.options.get("iw_k") or 1)
+    options = settings.options
+    samples = int(options.get("num_samples") or 1) * int(options.get("iw_k") or 1)
     share = -(-settings.train.batch_size // world.size)
     try:
         check_fits(settings.build_model, samples, share)

@@ -66,7 +66,7 @@ def check_fits(
         raise TooLarge(
             f"this run needs at least {format_bytes(needed)} of memory (model, optimizer and "
             f"activations of {rows_per_example} sample(s) x {examples} examples) and this "
-            f"machine has {format_bytes(limit)}; lower --samples, --hidden, --latent-dim or "
+            f"machine has {format_bytes(limit)}; lower --num-samples, --hidden, --latent-dim or "
             "--batch-size"
         )
 
