@@ -44,13 +44,19 @@ def _save_grid(grid: Tensor, path: Path, title: str) -> Path:
 def save_reconstructions(
     model: LatentVariableModel, pixels: Tensor, path: Path, shape: tuple[int, int], cols: int = 10
 ) -> Path:
-    """Two pairs of rows: ``cols`` test images each, their reconstructions below."""
-    x = pixels[: 2 * cols]
+    """Two pairs of rows: ``cols`` test images each, their reconstructions below.
+
+    With fewer than ``2 cols`` test images, one pair of rows of as many as there are.
+    """
+    rows = 2 if pixels.shape[0] >= 2 * cols else 1
+    cols = min(cols, pixels.shape[0])
+    x = pixels[: rows * cols]
     with torch.inference_mode():
         recon = model.reconstruct(x)
-    pairs = torch.stack([x.reshape(2, cols, -1), recon.reshape(2, cols, -1)], dim=1)
-    grid = tile(pairs.reshape(4 * cols, *shape), 4, cols)
-    return _save_grid(grid, path, "test images (rows 1, 3) and reconstructions (rows 2, 4)")
+    pairs = torch.stack([x.reshape(rows, cols, -1), recon.reshape(rows, cols, -1)], dim=1)
+    grid = tile(pairs.reshape(2 * rows * cols, *shape), 2 * rows, cols)
+    title = "test images (rows 1, 3) and reconstructions (rows 2, 4)"
+    return _save_grid(grid, path, title if rows == 2 else "test images and reconstructions")
 
 
 def save_samples(
