@@ -86,8 +86,8 @@ def test_the_torch_recurrence_for_accelerators_matches_the_numpy_one() -> None:
     # Off the CPU the step-down runs in torch; run that branch here on CPU tensors.
     k = torch.tensor([1e-3, 1.0, 1e3, 1e16, 1e300], dtype=F64)
     ratio, complement = torch.full_like(k, 0.3), torch.full_like(k, 0.7)
-    numpy_path = _step_down(ratio, complement, k, 80.0, 80)
-    torch_path = _step_down_torch(ratio, complement, k, 80.0, 80)
+    numpy_path = _step_down(ratio, complement, k, 80.0, 80, logs=True)
+    torch_path = _step_down_torch(ratio, complement, k, 80.0, 80, logs=True)
     for ours, reference in zip(torch_path, numpy_path, strict=True):
         torch.testing.assert_close(ours, reference, rtol=1e-14, atol=0)
 

@@ -39,7 +39,7 @@ from torch import Tensor
 
 from reparam._numerics import legendre_rule
 from reparam.distributions._angular import _log_h, _mode, tail_moments
-from reparam.distributions._bessel import log_iv_and_ratio
+from reparam.distributions._bessel import iv_ratios
 
 MAX_DROP = 2.0
 """Largest change of ``log h`` across a piece integrated by the short rule."""
@@ -83,7 +83,7 @@ def chained_dtheta_dkappa(theta: Tensor, kappa: Tensor, dim: int) -> Tensor:
     columns = max(kappa.numel(), 1)
     flat = theta.reshape(-1, columns).clamp(1e-12, math.pi - 1e-12)
     k = kappa.reshape(1, columns)
-    _, mean_cos = log_iv_and_ratio(dim / 2.0 - 1.0, k)
+    mean_cos, _ = iv_ratios(dim / 2.0 - 1.0, k)
     mode = _mode(k, dim)
     log_peak = _log_h(mode, k, dim)
     drop = (log_peak - _log_h(flat, k, dim)).clamp_min_(0.0)

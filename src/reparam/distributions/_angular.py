@@ -35,7 +35,7 @@ from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
 from reparam._numerics import legendre_rule
-from reparam.distributions._bessel import log_iv_and_ratio
+from reparam.distributions._bessel import iv_ratios, log_iv_and_ratio
 from reparam.distributions._von_mises_series import MAX_KAPPA, von_mises_dz_dkappa
 
 _NODES = 24
@@ -155,7 +155,7 @@ def tail_quadrature(theta: Tensor, kappa: Tensor, dim: int) -> tuple[Tensor, Ten
         unnormalized mass ``int h``, and ``d theta / d kappa`` at fixed survival
         probability.
     """
-    _, mean_cos = log_iv_and_ratio(dim / 2.0 - 1.0, kappa)  # before broadcasting: cheap
+    mean_cos, _ = iv_ratios(dim / 2.0 - 1.0, kappa)  # before broadcasting: cheap
     upper, log_h0, mass, first = tail_moments(theta, kappa, dim)
     signed = first - mean_cos * mass
     dtheta = torch.where(upper, signed, -signed)

@@ -122,15 +122,34 @@ def log_ive_and_ratios(nu: float, k: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     >>> abs(complement.item() * 1e20 - 1.0) < 1e-12, ratio.item()
     (True, 1.0)
     """
-    if nu < 0:
-        raise ValueError(f"the order nu must be >= 0, got {nu}")
-    k = k.detach().to(torch.float64)
-    steps = max(0, math.ceil(_MIN_DEBYE_ORDER - nu))
-    mu = nu + steps
+    k, mu, steps = _start(nu, k)
     log_ratio = _log_ratio_debye(mu, k)
     ratio, complement = torch.exp(log_ratio), -torch.expm1(log_ratio)
-    log_ratios, ratio, complement = _step_down(ratio, complement, k, mu, steps)
+    log_ratios, ratio, complement = _step_down(ratio, complement, k, mu, steps, logs=True)
     return _log_ive_debye(mu, k) - log_ratios, ratio, complement
+
+
+def iv_ratios(nu: float, k: Tensor) -> tuple[Tensor, Tensor]:
+    """``(R, 1 - R)`` as in :func:`log_ive_and_ratios`, without the normalizer's work.
+
+    >>> k = torch.tensor([1.0], dtype=torch.float64)
+    >>> ratio, complement = iv_ratios(0.5, k)
+    >>> abs(ratio.item() - (1 / math.tanh(1.0) - 1.0)) < 1e-12
+    True
+    """
+    k, mu, steps = _start(nu, k)
+    log_ratio = _log_ratio_debye(mu, k)
+    ratio, complement = torch.exp(log_ratio), -torch.expm1(log_ratio)
+    _, ratio, complement = _step_down(ratio, complement, k, mu, steps, logs=False)
+    return ratio, complement
+
+
+def _start(nu: float, k: Tensor) -> tuple[Tensor, float, int]:
+    """``k`` in float64, the Debye order ``mu = nu + steps`` and the steps down to ``nu``."""
+    if nu < 0:
+        raise ValueError(f"the order nu must be >= 0, got {nu}")
+    steps = max(0, math.ceil(_MIN_DEBYE_ORDER - nu))
+    return k.detach().to(torch.float64), nu + steps, steps
 
 
 def log_iv_and_ratio(nu: float, k: Tensor) -> tuple[Tensor, Tensor]:
@@ -150,42 +169,52 @@ def log_iv_and_ratio(nu: float, k: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _step_down(
-    ratio: Tensor, complement: Tensor, k: Tensor, mu: float, steps: int
+    ratio: Tensor, complement: Tensor, k: Tensor, mu: float, steps: int, *, logs: bool
 ) -> tuple[Tensor, Tensor, Tensor]:
     """``(sum_j log R_j, R_{mu - steps}, 1 - R_{mu - steps})`` from ``R_mu`` and ``1 - R_mu``.
 
     By ``R_{j-1} = 1 / (2j/k + R_j)`` and ``1 - R_{j-1} = (2j/k - (1 - R_j)) R_{j-1}``
     (where ``1 - R_j`` is near ``(2j + 1) / (2k)`` the difference keeps a third of
-    it: no cancellation). Each ``R_j`` lies in ``(0, 1]``: their logs, not their
-    product (which can underflow), are summed, as ``log1p(-(1 - R_j))`` near 1. The
-    recurrence is sequential and ``k`` usually small (one concentration per batch
-    element): on a CPU it runs in NumPy, whose per-operation cost is a fraction of torch's.
+    it: no cancellation). Each ``R_j`` lies in ``(0, 1]``; their product, which can
+    underflow, is kept as a mantissa in ``[1/2, 1)`` and a binary exponent
+    (``frexp``), and its log taken once, to about ``steps * 1e-16`` absolute (without
+    ``logs`` the sum is zeros and not computed). The recurrence is sequential and
+    ``k`` usually small (one concentration per batch element): on a CPU it runs in
+    NumPy, whose per-operation cost is a fraction of torch's.
     """
     if steps == 0:
         return torch.zeros_like(ratio), ratio, complement
     if k.device.type != "cpu":
-        return _step_down_torch(ratio, complement, k, mu, steps)
+        return _step_down_torch(ratio, complement, k, mu, steps, logs=logs)
     r, c, inv_k = ratio.numpy(), complement.numpy(), 1.0 / k.numpy()
-    log_sum = np.zeros_like(r)
+    mantissa, exponent = np.ones_like(r), np.zeros(r.shape, dtype=np.int64)
     for j in range(steps):
         step = (2.0 * (mu - j)) * inv_k
         r = np.reciprocal(r + step)
         c = (step - c) * r
-        log_sum = log_sum + np.where(c < 0.5, np.log1p(-c), np.log(r))
+        if logs:
+            mantissa, power = np.frexp(mantissa * r)
+            exponent += power
+    log_sum = np.log(mantissa) + exponent * math.log(2.0) if logs else np.zeros_like(r)
     as_tensor = functools.partial(torch.as_tensor, dtype=torch.float64)
     return as_tensor(log_sum), as_tensor(r), as_tensor(c)
 
 
 def _step_down_torch(
-    ratio: Tensor, complement: Tensor, k: Tensor, mu: float, steps: int
+    ratio: Tensor, complement: Tensor, k: Tensor, mu: float, steps: int, *, logs: bool
 ) -> tuple[Tensor, Tensor, Tensor]:
-    inv_k, log_sum = k.reciprocal(), torch.zeros_like(ratio)
+    inv_k = k.reciprocal()
+    mantissa, exponent = torch.ones_like(ratio), torch.zeros_like(ratio, dtype=torch.int32)
     for j in range(steps):
         step = (2.0 * (mu - j)) * inv_k
         ratio = (ratio + step).reciprocal_()
         complement = (step - complement).mul_(ratio)
-        log_sum += torch.where(complement < 0.5, torch.log1p(-complement), torch.log(ratio))
-    return log_sum, ratio, complement
+        if logs:
+            mantissa, power = torch.frexp(mantissa * ratio)
+            exponent += power
+    if not logs:
+        return torch.zeros_like(ratio), ratio, complement
+    return torch.log(mantissa) + exponent.to(ratio.dtype) * math.log(2.0), ratio, complement
 
 
 class _Bessel(torch.autograd.Function):
@@ -193,11 +222,15 @@ class _Bessel(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: FunctionCtx, k: Tensor, nu: float, kind: int) -> Tensor:
-        log_ive, ratio, complement = log_ive_and_ratios(nu, k)
+        k64 = k.detach().to(torch.float64)
+        if kind < 2:
+            log_ive, ratio, complement = log_ive_and_ratios(nu, k)
+            value = log_ive + k64 if kind == 0 else log_ive
+        else:
+            ratio, complement = iv_ratios(nu, k)
+            value = (ratio, complement, k64 * complement)[kind - 2]
         ctx.save_for_backward(k, ratio, complement)
         ctx.nu, ctx.kind = nu, kind  # type: ignore[attr-defined]
-        k64 = k.detach().to(torch.float64)
-        value = (log_ive + k64, log_ive, ratio, complement, k64 * complement)[kind]
         return value.to(k.dtype)
 
     @staticmethod
