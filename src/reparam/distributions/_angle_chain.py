@@ -31,14 +31,12 @@ law's threshold, the error is below ``1e-8`` of the batch's largest
 
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
 from torch import Tensor
 
-from reparam._numerics import legendre_rule
-from reparam.distributions._angular import _log_h, _mode, tail_moments
+from reparam.distributions._angular import _log_h, _mode, tail_moments, unit_legendre
 from reparam.distributions._bessel import iv_ratios
 
 MAX_DROP = 2.0
@@ -51,12 +49,6 @@ MIN_SHARED = 8
 """Angles per concentration from which chaining is used (fewer: the per-angle rule)."""
 
 _NODES = 6
-
-
-@functools.lru_cache(maxsize=8)
-def _short_rule(device: torch.device) -> tuple[Tensor, Tensor]:
-    nodes, weights = legendre_rule(0.0, 1.0, _NODES)
-    return nodes.to(device), weights.to(device)
 
 
 def shares_concentration(theta: Tensor, kappa: Tensor, dim: int) -> bool:
@@ -128,7 +120,7 @@ def _piece(
     start: Tensor, end: Tensor, k: Tensor, dim: int, log_peak: Tensor
 ) -> tuple[Tensor, Tensor]:
     """``int h`` and ``int cos(phi) h`` from ``start`` to ``end``, relative to ``h`` at the mode."""
-    nodes, weights = _short_rule(start.device)
+    nodes, weights = unit_legendre(start.device, _NODES)
     width = end - start
     phi = torch.mul(width.unsqueeze(-1), nodes).add_(start.unsqueeze(-1))
     ratio = torch.sin(phi).log_().mul_(dim - 2)

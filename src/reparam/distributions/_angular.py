@@ -43,9 +43,10 @@ _CUT = 46.0
 
 
 @functools.lru_cache(maxsize=8)
-def _gauss_legendre(device: torch.device) -> tuple[Tensor, Tensor]:
-    nodes, weights = legendre_rule(0.0, 1.0, _NODES)
-    return nodes.to(device), weights.to(device)
+def unit_legendre(device: torch.device, nodes: int = _NODES) -> tuple[Tensor, Tensor]:
+    """Gauss-Legendre nodes and weights on ``[0, 1]``, float64, on ``device`` (cached)."""
+    points, weights = legendre_rule(0.0, 1.0, nodes)
+    return points.to(device), weights.to(device)
 
 
 def _log_h(phi: Tensor, kappa: Tensor, dim: int) -> Tensor:
@@ -123,7 +124,7 @@ def tail_moments(theta: Tensor, kappa: Tensor, dim: int) -> tuple[Tensor, ...]:
     upper = torch.ones_like(theta, dtype=torch.bool) if dim == 2 else theta >= _mode(kappa, dim)
     log_h0 = _log_h(theta, kappa, dim)
     cut = _cut_point(theta, upper, kappa, dim)
-    nodes, weights = _gauss_legendre(theta.device)
+    nodes, weights = unit_legendre(theta.device)
     # Nodes lie strictly inside (theta, cut), so sin(phi) > 0: no clamping needed.
     # Two [*, nodes] buffers, updated in place (fresh large allocations cost page
     # faults comparable to the arithmetic).
