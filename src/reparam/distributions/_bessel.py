@@ -218,36 +218,59 @@ def _step_down_torch(
 
 
 class _Bessel(torch.autograd.Function):
-    """``log I_nu``, ``log(I_nu e^-k)``, ``R_nu``, ``1 - R_nu``, ``k (1 - R_nu)``: ``kind`` 0-4."""
+    """``log I_nu``, ``log(I_nu e^-k)``, ``R_nu``, ``1 - R_nu``, ``k (1 - R_nu)``: ``kinds`` 0-4.
+
+    Several kinds at once share one evaluation; the result is a tuple in ``kinds``' order.
+    """
 
     @staticmethod
-    def forward(ctx: FunctionCtx, k: Tensor, nu: float, kind: int) -> Tensor:
+    def forward(
+        ctx: FunctionCtx, k: Tensor, nu: float, kinds: tuple[int, ...]
+    ) -> tuple[Tensor, ...]:
         k64 = k.detach().to(torch.float64)
-        if kind < 2:
+        if min(kinds) < 2:
             log_ive, ratio, complement = log_ive_and_ratios(nu, k)
-            value = log_ive + k64 if kind == 0 else log_ive
         else:
-            ratio, complement = iv_ratios(nu, k)
-            value = (ratio, complement, k64 * complement)[kind - 2]
+            (ratio, complement), log_ive = iv_ratios(nu, k), k64
+        values = {0: log_ive + k64, 1: log_ive, 2: ratio, 3: complement}
         ctx.save_for_backward(k, ratio, complement)
-        ctx.nu, ctx.kind = nu, kind  # type: ignore[attr-defined]
-        return value.to(k.dtype)
+        ctx.nu, ctx.kinds = nu, kinds  # type: ignore[attr-defined]
+        return tuple((values[kind] if kind < 4 else k64 * complement).to(k.dtype) for kind in kinds)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
+    def backward(ctx: Any, *grads: Tensor) -> tuple[Tensor, None, None]:
         k, ratio, complement = ctx.saved_tensors
-        nu, kind = ctx.nu, ctx.kind
+        nu, kinds = ctx.nu, ctx.kinds
         k64 = k.double()
-        if kind < 2:  # d/dk log I_nu = nu/k + R, and one less for the scaled one
-            slope = nu / k64 + (ratio if kind == 0 else -complement)
-        else:
-            scaled = ratio_slope(nu, k64, ratio, complement)  # k^2 dR/dk
-            if kind == 4:  # d/dk k (1 - R) = (1 - R) - k dR/dk
+        scaled = ratio_slope(nu, k64, ratio, complement) if max(kinds) >= 2 else None  # k^2 dR/dk
+        total = torch.zeros_like(k64)
+        for kind, grad in zip(kinds, grads, strict=True):
+            if kind < 2:  # d/dk log I_nu = nu/k + R, and one less for the scaled one
+                slope = nu / k64 + (ratio if kind == 0 else -complement)
+            elif kind == 4:  # d/dk k (1 - R) = (1 - R) - k dR/dk
                 slope = complement - scaled / k64
             else:
                 slope = scaled / k64 / k64 * (1.0 if kind == 2 else -1.0)
-        return grad * slope.to(grad.dtype), None, None
+            total = total + grad.double() * slope
+        return total.to(grads[0].dtype), None, None
+
+
+def _bessel(nu: float, k: Tensor, kind: int) -> Tensor:
+    out: tuple[Tensor, ...] = _Bessel.apply(k, float(nu), (kind,))
+    return out[0]
+
+
+def entropy_terms(nu: float, k: Tensor) -> tuple[Tensor, Tensor]:
+    """``(log(I_nu(k) e^-k), k (1 - R_nu(k)))`` from one evaluation, differentiable (first order).
+
+    >>> k = torch.tensor([1e-3, 1.0, 1e3], dtype=torch.float64)
+    >>> log_ive, k_complement = entropy_terms(0.5, k)
+    >>> bool(torch.allclose(log_ive, log_bessel_ive(0.5, k), rtol=1e-14))
+    True
+    """
+    log_ive, k_complement = _Bessel.apply(k, float(nu), (1, 4))
+    return log_ive, k_complement
 
 
 def log_bessel_iv(nu: float, k: Tensor) -> Tensor:
@@ -257,8 +280,7 @@ def log_bessel_iv(nu: float, k: Tensor) -> Tensor:
     >>> torch.allclose(log_bessel_iv(0.0, k), torch.special.i0e(k).log() + k, rtol=1e-12)
     True
     """
-    out: Tensor = _Bessel.apply(k, float(nu), 0)
-    return out
+    return _bessel(nu, k, 0)
 
 
 def log_bessel_ive(nu: float, k: Tensor) -> Tensor:
@@ -268,8 +290,7 @@ def log_bessel_ive(nu: float, k: Tensor) -> Tensor:
     >>> torch.allclose(log_bessel_ive(0.0, k), torch.special.i0e(k).log(), rtol=1e-12)
     True
     """
-    out: Tensor = _Bessel.apply(k, float(nu), 1)
-    return out
+    return _bessel(nu, k, 1)
 
 
 def bessel_iv_ratio(nu: float, k: Tensor) -> Tensor:
@@ -280,8 +301,7 @@ def bessel_iv_ratio(nu: float, k: Tensor) -> Tensor:
     >>> torch.allclose(bessel_iv_ratio(0.0, k), ratio, rtol=1e-12)
     True
     """
-    out: Tensor = _Bessel.apply(k, float(nu), 2)
-    return out
+    return _bessel(nu, k, 2)
 
 
 def bessel_iv_ratio_complement(nu: float, k: Tensor) -> Tensor:
@@ -292,8 +312,7 @@ def bessel_iv_ratio_complement(nu: float, k: Tensor) -> Tensor:
     >>> torch.allclose(bessel_iv_ratio_complement(0.0, k), 1 - ratio, rtol=1e-12)
     True
     """
-    out: Tensor = _Bessel.apply(k, float(nu), 3)
-    return out
+    return _bessel(nu, k, 3)
 
 
 def kappa_times_complement(nu: float, k: Tensor) -> Tensor:
@@ -306,5 +325,4 @@ def kappa_times_complement(nu: float, k: Tensor) -> Tensor:
     >>> torch.allclose(kappa_times_complement(0.0, k), k * (1 - ratio), rtol=1e-12)
     True
     """
-    out: Tensor = _Bessel.apply(k, float(nu), 4)
-    return out
+    return _bessel(nu, k, 4)

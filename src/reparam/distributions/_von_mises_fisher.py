@@ -32,7 +32,7 @@ from reparam.distributions._angular import angle_dtheta_dkappa
 from reparam.distributions._bessel import (
     bessel_iv_ratio,
     bessel_iv_ratio_complement,
-    kappa_times_complement,
+    entropy_terms,
     log_bessel_ive,
 )
 from reparam.distributions._concentrated import (
@@ -117,15 +117,16 @@ class VonMisesFisher(Distribution):
             theta_t = attach_gradient(theta_t, [(slope, self.concentration.expand(shape))])
         return place_sample(theta_t, tangent, self.loc)
 
-    def _scaled_log_normalizer(self) -> Tensor:
-        """``log C_d(k) + k``, computed without the cancellation of ``log I_nu(k) ~ k``."""
+    def _scaled_log_normalizer(self, log_ive: Tensor | None = None) -> Tensor:
+        """``log C_d(k) + k``, computed without the cancellation of ``log I_nu(k) ~ k``.
+
+        ``log_ive``: ``log(I_nu(k) e^-k)`` if already at hand.
+        """
         nu = self.dim / 2.0 - 1.0
         kappa = self.concentration
-        return (
-            nu * torch.log(kappa)
-            - 0.5 * self.dim * math.log(2 * math.pi)
-            - log_bessel_ive(nu, kappa)
-        )
+        if log_ive is None:
+            log_ive = log_bessel_ive(nu, kappa)
+        return nu * torch.log(kappa) - 0.5 * self.dim * math.log(2 * math.pi) - log_ive
 
     def _mean_resultant(self) -> Tensor:
         """``A_d(k) = E[mu^T x] = I_{d/2}(k) / I_{d/2-1}(k)``."""
@@ -145,8 +146,8 @@ class VonMisesFisher(Distribution):
 
     def entropy(self) -> Tensor:
         """``-k A_d(k) - log C_d(k) = k (1 - A_d(k)) - (log C_d(k) + k)``."""
-        nu = self.dim / 2.0 - 1.0
-        return kappa_times_complement(nu, self.concentration) - self._scaled_log_normalizer()
+        log_ive, k_complement = entropy_terms(self.dim / 2.0 - 1.0, self.concentration)
+        return k_complement - self._scaled_log_normalizer(log_ive)
 
     @property
     def mean(self) -> Tensor:
