@@ -5,8 +5,9 @@ Density on ``S^{d-1}`` (Mardia and Jupp, 2000, ch. 9):
     q(x) = C_d(k) exp(k mu^T x),   C_d(k) = k^(d/2-1) / ((2 pi)^(d/2) I_{d/2-1}(k)).
 
 Sampling (Wood, 1994): the angle ``theta = arccos(mu^T x)`` by rejection (see
-``reparam.distributions._wood``; from ``k = 1e4`` on, more in high dimensions, by
-its Gamma limit law, see ``reparam.distributions._concentrated``), a direction
+``reparam.distributions._wood``; by inversion for ``d = 3``; from ``k = 1e4`` on,
+more in high dimensions, by its Gamma limit law, see
+``reparam.distributions._concentrated``), a direction
 ``v`` uniform on the sphere orthogonal to ``e_1``, ``x' = cos(theta) e_1 +
 sin(theta) v``, then an orthogonal map taking ``e_1`` to ``mu`` (a Householder
 reflection).
@@ -14,7 +15,8 @@ reflection).
 Gradients: ``dx/dmu`` through the reflection; ``dtheta/dk`` by implicit
 reparameterization through the CDF of ``theta`` (Figurnov, Mohamed and Mnih,
 2018), computed by quadrature in ``reparam.distributions._angular`` (in closed form
-for the limit law). This is
+for ``d = 3`` and for the limit law; many samples of one concentration share the
+quadrature's work, ``reparam.distributions._angle_chain``). This is
 unbiased in every dimension, unlike differentiating the accepted proposal of the
 rejection sampler, which ignores the dependence of the acceptance step on ``k``.
 """
