@@ -186,12 +186,13 @@ def _step_down(
         return torch.zeros_like(ratio), ratio, complement
     if k.device.type != "cpu":
         return _step_down_torch(ratio, complement, k, mu, steps, logs=logs)
-    r, c, inv_k = ratio.numpy(), complement.numpy(), 1.0 / k.numpy()
+    r, c, inv_k = ratio.numpy().copy(), complement.numpy().copy(), 1.0 / k.numpy()
     mantissa, exponent = np.ones_like(r), np.zeros(r.shape, dtype=np.int64)
-    for j in range(steps):
-        step = (2.0 * (mu - j)) * inv_k
-        r = np.reciprocal(r + step)
-        c = (step - c) * r
+    step = np.empty_like(r)
+    for j in range(steps):  # in place: fresh arrays per step cost as much as the arithmetic
+        np.multiply(inv_k, 2.0 * (mu - j), out=step)
+        np.reciprocal(np.add(r, step, out=r), out=r)
+        np.multiply(np.subtract(step, c, out=c), r, out=c)
         if logs:
             mantissa, power = np.frexp(mantissa * r)
             exponent += power
