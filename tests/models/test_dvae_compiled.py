@@ -24,6 +24,7 @@ from reparam.data import present
 from reparam.estimators import ExponentialAnnealing, GumbelSoftmax
 from reparam.estimators._discrete import discrete_view
 from reparam.estimators._gumbel_softmax import perturbed_logits, relax
+from reparam.estimators._relax import ConcreteControlVariate
 from reparam.models.dvae import DiscreteVAE, posterior
 from reparam.training import TrainConfig, Trainer, existing_run_folder, new_run_folder
 from tests.compiled import unvalidated
@@ -81,7 +82,7 @@ def test_a_tensor_temperature_relaxes_as_the_same_number_does(latent: str) -> No
             assert torch.equal(relax(view, perturbed, as_tensor), relax(view, perturbed, tau))
 
 
-def test_an_estimator_takes_a_tensor_temperature_and_checks_it() -> None:
+def test_the_relaxed_estimators_take_a_tensor_temperature_and_check_it() -> None:
     estimator = GumbelSoftmax(torch.tensor(0.5))
     q = posterior("bernoulli", torch.zeros(2, 200))
     torch.manual_seed(0)
@@ -91,6 +92,10 @@ def test_an_estimator_takes_a_tensor_temperature_and_checks_it() -> None:
     assert torch.equal(with_tensor, with_number)
     with pytest.raises(ValueError, match=r"finite number > 0, got 0\.0"):
         GumbelSoftmax(torch.tensor(0.0))
+    control_variate = ConcreteControlVariate(torch.tensor(0.3))
+    assert torch.equal(control_variate.log_temperature, ConcreteControlVariate(0.3).log_temperature)
+    with pytest.raises(ValueError, match="temperature must be a finite number"):
+        ConcreteControlVariate(torch.tensor(math.inf))
 
 
 def counting(compiles: list[int]) -> Callable[..., Any]:
