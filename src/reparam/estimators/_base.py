@@ -139,8 +139,9 @@ class Estimator(abc.ABC):
     Two optional capabilities, with defaults meaning "none", so that code
     holding an estimator asks it instead of testing its type:
 
-    * ``temperature``: the relaxation temperature (a number, or a callable read
-      at every call), settable; ``None`` for estimators that relax nothing;
+    * ``temperature``: the relaxation temperature (a number, a 0-dim tensor, or
+      a callable read at every call that returns one), settable; ``None`` for
+      estimators that relax nothing;
     * :meth:`trainable` and :meth:`training_term`: the estimator's own learned
       part (RELAX's control variate) and how one ``backward`` trains it.
     """

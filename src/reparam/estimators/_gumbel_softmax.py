@@ -39,7 +39,7 @@ from torch.distributions import Distribution
 
 from reparam.estimators._base import Cost, Estimator, evaluate_cost
 from reparam.estimators._discrete import DiscreteView, discrete_view, gumbel, logistic, uniform
-from reparam.estimators._temperature import Temperature, current_temperature
+from reparam.estimators._temperature import Temperature, check_temperature, current_temperature
 
 __all__ = ["GumbelSoftmax", "StraightThroughGumbelSoftmax"]
 """What ``registry.py`` star-imports, and so ``reparam.estimators`` and ``reparam`` export."""
@@ -79,8 +79,10 @@ class GumbelSoftmax(Estimator):
     at ``y`` (with gradient), then at ``z`` (without).
 
     Args:
-        temperature: ``tau > 0``, or a callable returning it (e.g.
-            :class:`~reparam.estimators.ExponentialAnnealing`), read at every call.
+        temperature: ``tau > 0``, a number or a 0-dim tensor (checked here), or a
+            callable returning one (e.g. :class:`~reparam.estimators.ExponentialAnnealing`),
+            read at every call; a number it returns is checked there, a tensor is
+            not (see ``reparam.estimators._temperature``).
 
     >>> import torch
     >>> from torch.distributions import OneHotCategorical
@@ -98,8 +100,8 @@ class GumbelSoftmax(Estimator):
     unbiased = False
 
     def __init__(self, temperature: Temperature = 1.0) -> None:
-        if not callable(temperature):  # a schedule is checked each time it is read
-            current_temperature(temperature)
+        if not callable(temperature):  # a schedule's numbers are checked each time read
+            check_temperature(temperature)
         self.temperature: Temperature = temperature
 
     def check_supports(self, dist: Distribution) -> None:
@@ -123,7 +125,7 @@ class GumbelSoftmax(Estimator):
         y = relax(view, perturbed_logits(view, num_samples), self._tau())
         return evaluate_cost(f, y, dist)
 
-    def _tau(self) -> float:
+    def _tau(self) -> float | Tensor:
         return current_temperature(self.temperature)
 
     def __repr__(self) -> str:

@@ -51,18 +51,22 @@ class ConcreteControlVariate(nn.Module):
     """``c(z) = eta * f(relaxed(z, tau)) + r(z)``, with ``tau``, ``eta`` (and ``r``) learned.
 
     Args:
-        temperature: initial ``tau`` (stored as ``log_temperature``).
+        temperature: initial ``tau``, a number or a 0-dim tensor (stored as the
+            learned ``log_temperature``, a float32 parameter).
         scale: initial ``eta``.
         correction: optional module ``r`` mapping ``z`` ``[S, *logits.shape]`` to
             values broadcastable to ``[S, *batch_shape]``.
     """
 
     def __init__(
-        self, temperature: float = 0.5, scale: float = 1.0, correction: nn.Module | None = None
+        self,
+        temperature: float | Tensor = 0.5,
+        scale: float = 1.0,
+        correction: nn.Module | None = None,
     ) -> None:
         super().__init__()
         check_temperature(temperature)
-        self.log_temperature = nn.Parameter(torch.tensor(math.log(temperature)))
+        self.log_temperature = nn.Parameter(torch.tensor(math.log(float(temperature))))
         self.scale = nn.Parameter(torch.tensor(float(scale)))
         self.correction = correction
 

@@ -86,10 +86,12 @@ class DiscreteVAE(LatentVariableModel):
             of :func:`reparam.expectation`; default the estimator's minimum.
         temperature, anneal_rate, min_temperature: for a relaxed estimator given
             by name, ``tau = max(min_temperature, temperature * exp(-anneal_rate *
-            step))`` with ``step`` the number of training steps taken (a buffer
-            of the model, so it is checkpointed, and a host-side copy read from
-            it only by ``load_state_dict``, so that no training step waits for
-            the device to read it); defaults 1, 0 and 0.5 (see
+            step))`` with ``step`` the number of training steps taken, the
+            model's buffer ``steps`` (so it is checkpointed). Each training step
+            hands the schedule a copy of it (``schedule.step``, a tensor), so the
+            temperature is a tensor computed on the device: no step waits for
+            the device to read it, and one compiled graph serves every step.
+            Defaults 1, 0 and 0.5 (see
             ``reparam.models._temperatures``). Ignored by estimators without a temperature;
             refused with one given as an object (it keeps its own).
     """
@@ -130,8 +132,6 @@ class DiscreteVAE(LatentVariableModel):
         self.schedule = schedule_for(estimator, self.estimator, options)
         self.steps: Tensor
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
-        self._steps_taken = 0  # the host's copy of ``steps``: reading it would synchronise
-        self.register_load_state_dict_post_hook(_read_steps)
         widths = [int(w) for w in hidden]
         self.encoder = mlp([input_dim, *widths, UNITS])
         self.decoder = mlp([UNITS, *widths[::-1], input_dim])
@@ -162,10 +162,10 @@ class DiscreteVAE(LatentVariableModel):
             return self._sampled_nll(q, x) + kl
         if self.training:
             if self.schedule is not None and self.schedule.rate > 0:
-                # a schedule that does not anneal is never stepped: its temperature is
-                # the same, and a compiled step is not specialised on the step number
-                self.schedule.step = self._steps_taken
-                self._steps_taken += 1
+                # the count before this step, a copy (``steps`` changes next): the
+                # temperature is computed on the device, no graph is specialised on it.
+                # A schedule that does not anneal keeps its step 0 and its number.
+                self.schedule.step = self.steps.clone()
             self.steps += 1
         surrogate = expectation(
             lambda z: self.neg_log_likelihood(z, x), q, self.estimator, self.num_samples
@@ -213,12 +213,6 @@ def estimators_for(latent: str) -> list[str]:
     ['score', 'score-loo', 'gumbel-softmax', 'st-gumbel-softmax', 'straight-through', 'relax']
     """
     return applicable_estimators(posterior(latent, torch.zeros(1, UNITS)))
-
-
-def _read_steps(model: nn.Module, _keys: object) -> None:
-    """After ``load_state_dict``: the host's step count from the loaded buffer (one read)."""
-    if isinstance(model, DiscreteVAE):
-        model._steps_taken = int(model.steps)
 
 
 def _logits(q: Distribution) -> Tensor:
