@@ -36,7 +36,13 @@ import math
 import torch
 from torch import Tensor
 
-from reparam.distributions._angular import _log_h, _mode, tail_moments, unit_legendre
+from reparam.distributions._angular import (
+    _log_h,
+    _mode,
+    tail_moments,
+    tail_quadrature,
+    unit_legendre,
+)
 from reparam.distributions._bessel import iv_ratios
 
 MAX_DROP = 2.0
@@ -86,10 +92,9 @@ def chained_dtheta_dkappa(theta: Tensor, kappa: Tensor, dim: int) -> Tensor:
     # Levels of one column and side, in order outward: [columns, 2 sides, LEVELS + 1].
     slot = (torch.arange(columns, device=flat.device) * 2 + upper.long()) * (LEVELS + 1) + level
     key = torch.where(upper, flat, -flat)  # outward = larger key on both sides
-    outer_key = torch.full((columns * 2 * (LEVELS + 1),), -math.inf, dtype=flat.dtype)
-    outer_key = outer_key.to(flat.device).scatter_reduce_(
-        0, slot.reshape(-1), key.reshape(-1), "amax"
-    )
+    outer_key = torch.full(
+        (columns * 2 * (LEVELS + 1),), -math.inf, dtype=flat.dtype, device=flat.device
+    ).scatter_reduce_(0, slot.reshape(-1), key.reshape(-1), "amax")
     outer_key = outer_key.reshape(columns, 2, LEVELS + 1)[..., :LEVELS]
     occupied = outer_key > -math.inf
     k3, peak3 = k.reshape(columns, 1, 1), log_peak.reshape(columns, 1, 1)
@@ -104,9 +109,7 @@ def chained_dtheta_dkappa(theta: Tensor, kappa: Tensor, dim: int) -> Tensor:
     signed = (first - mean_cos * mass) * torch.exp(drop)
     slope = torch.where(upper, signed, -signed)
     if bool(beyond.any()):
-        far = tail_moments(flat[beyond], k.expand_as(flat)[beyond], dim)
-        far_signed = far[3] - mean_cos.expand_as(flat)[beyond] * far[2]
-        slope[beyond] = torch.where(far[0], far_signed, -far_signed)
+        slope[beyond] = tail_quadrature(flat[beyond], k.expand_as(flat)[beyond], dim)[2]
     return slope.reshape(theta.shape)
 
 
@@ -146,9 +149,10 @@ def _representatives(
     at_or_after = marked.flip(-1).cummin(-1).values.flip(-1)
     following = torch.cat([at_or_after[..., 1:], torch.full_like(at_or_after[..., :1], levels)], -1)
     has_next = following < levels
-    successor = representative.gather(-1, following.clamp_max(levels - 1))
+    next_level = following.clamp_max(levels - 1)
+    successor = representative.gather(-1, next_level)
     drop = log_peak - _log_h(representative, k, dim)
-    step = (log_peak - _log_h(successor, k, dim) - drop).abs()
+    step = (drop.gather(-1, next_level) - drop).abs()
     linked = occupied & has_next & (step <= MAX_DROP)
     anchor = occupied & ~linked
 

@@ -122,10 +122,8 @@ def log_ive_and_ratios(nu: float, k: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     >>> abs(complement.item() * 1e20 - 1.0) < 1e-12, ratio.item()
     (True, 1.0)
     """
-    k, mu, steps = _start(nu, k)
-    log_ratio = _log_ratio_debye(mu, k)
-    ratio, complement = torch.exp(log_ratio), -torch.expm1(log_ratio)
-    log_ratios, ratio, complement = _step_down(ratio, complement, k, mu, steps, logs=True)
+    k, mu = k.detach().to(torch.float64), _debye_order(nu)
+    log_ratios, ratio, complement = _ratios_from_debye(nu, k, logs=True)
     return _log_ive_debye(mu, k) - log_ratios, ratio, complement
 
 
@@ -137,19 +135,23 @@ def iv_ratios(nu: float, k: Tensor) -> tuple[Tensor, Tensor]:
     >>> abs(ratio.item() - (1 / math.tanh(1.0) - 1.0)) < 1e-12
     True
     """
-    k, mu, steps = _start(nu, k)
-    log_ratio = _log_ratio_debye(mu, k)
-    ratio, complement = torch.exp(log_ratio), -torch.expm1(log_ratio)
-    _, ratio, complement = _step_down(ratio, complement, k, mu, steps, logs=False)
+    _, ratio, complement = _ratios_from_debye(nu, k.detach().to(torch.float64), logs=False)
     return ratio, complement
 
 
-def _start(nu: float, k: Tensor) -> tuple[Tensor, float, int]:
-    """``k`` in float64, the Debye order ``mu = nu + steps`` and the steps down to ``nu``."""
+def _debye_order(nu: float) -> float:
+    """The order ``mu = nu + steps >= 80`` where the expansion starts (``steps`` whole)."""
     if nu < 0:
         raise ValueError(f"the order nu must be >= 0, got {nu}")
-    steps = max(0, math.ceil(_MIN_DEBYE_ORDER - nu))
-    return k.detach().to(torch.float64), nu + steps, steps
+    return nu + max(0, math.ceil(_MIN_DEBYE_ORDER - nu))
+
+
+def _ratios_from_debye(nu: float, k: Tensor, *, logs: bool) -> tuple[Tensor, Tensor, Tensor]:
+    """``(sum log R_j, R_nu, 1 - R_nu)``: the expansion at ``mu``, stepped down to ``nu``."""
+    mu = _debye_order(nu)
+    log_ratio = _log_ratio_debye(mu, k)
+    ratio, complement = torch.exp(log_ratio), -torch.expm1(log_ratio)
+    return _step_down(ratio, complement, k, mu, round(mu - nu), logs=logs)
 
 
 def log_iv_and_ratio(nu: float, k: Tensor) -> tuple[Tensor, Tensor]:
