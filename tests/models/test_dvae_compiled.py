@@ -26,9 +26,10 @@ from reparam.estimators._discrete import discrete_view
 from reparam.estimators._gumbel_softmax import perturbed_logits, relax
 from reparam.estimators._relax import ConcreteControlVariate
 from reparam.models.dvae import DiscreteVAE, posterior
-from reparam.training import TrainConfig, Trainer, existing_run_folder, new_run_folder
+from reparam.training import TrainConfig, Trainer
 from tests.compiled import unvalidated
 from tests.mnist_files import synthetic_arrays
+from tests.training.folders import trainer_folder
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script_method`:DeprecationWarning")
 
@@ -177,11 +178,7 @@ def test_compiled_annealed_steps_equal_eager_ones_in_float64(fresh_dynamo: None)
 
 
 def annealed_trainer(path: Path, epochs: int, new: bool = True) -> Trainer:
-    if new:
-        run = new_run_folder(path)
-        run.write_json(run.config, {})
-    else:
-        run = existing_run_folder(path)
+    run = trainer_folder(path, new)
     torch.manual_seed(0)
     model = DiscreteVAE("bernoulli", "gumbel-softmax", anneal_rate=0.05, input_dim=49)
     config = TrainConfig(epochs=epochs, batch_size=48, lr=1e-2, seed=5, target="binary")

@@ -15,10 +15,11 @@ from reparam.distributions import HypersphericalUniform, VonMisesFisher
 from reparam.estimators import UnsupportedDistributionError
 from reparam.models import GaussianVAE
 from reparam.models.vae import MIN_CONCENTRATION
-from reparam.training import TrainConfig, Trainer, existing_run_folder, new_run_folder
+from reparam.training import TrainConfig, Trainer
 from reparam.training.pictures import lambert_equal_area, save_pictures
 from tests.images import png_size
 from tests.stats import mean_z_scores, z_threshold
+from tests.training.folders import trainer_folder
 from tests.training.test_trainer import TEST, TRAIN, same_state, without_seconds
 
 
@@ -150,9 +151,7 @@ def test_two_epochs_then_two_resumed_equal_four_straight(tmp_path: Path) -> None
         return GaussianVAE(input_dim=49, hidden=16, latent_dim=3, posterior="vmf")
 
     def trainer(path: Path, epochs: int, model: GaussianVAE, new: bool = True) -> Trainer:
-        run = new_run_folder(path) if new else existing_run_folder(path)
-        if new:
-            run.write_json(run.config, {})
+        run = trainer_folder(path, new)
         config = TrainConfig(epochs=epochs, batch_size=20, lr=1e-2, seed=5, target="binary")
         return Trainer(model, TRAIN, TEST, config, run, log=lambda _: None)
 

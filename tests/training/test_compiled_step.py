@@ -24,10 +24,11 @@ from torch import Tensor
 
 from reparam.data import present
 from reparam.models import GaussianVAE
-from reparam.training import TrainConfig, Trainer, existing_run_folder, new_run_folder
+from reparam.training import TrainConfig, Trainer
 from reparam.training._compiled import Backend, CompileUnavailable
 from tests.compiled import unvalidated
 from tests.mnist_files import synthetic_arrays
+from tests.training.folders import trainer_folder
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script_method`:DeprecationWarning")
 
@@ -47,11 +48,7 @@ def fresh_dynamo() -> Iterator[None]:
 
 
 def trainer(path: Path, epochs: int, backend: Backend | None, new: bool = True) -> Trainer:
-    if new:
-        run = new_run_folder(path)
-        run.write_json(run.config, {})
-    else:
-        run = existing_run_folder(path)
+    run = trainer_folder(path, new)
     torch.manual_seed(0)
     model = GaussianVAE(input_dim=49, hidden=16, latent_dim=2)
     config = TrainConfig(epochs=epochs, batch_size=40, lr=1e-2, seed=5, target="binary")

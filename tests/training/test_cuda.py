@@ -22,11 +22,10 @@ from reparam.models.dvae import DiscreteVAE
 from reparam.training import (
     TrainConfig,
     Trainer,
-    existing_run_folder,
     load_checkpoint,
-    new_run_folder,
 )
 from tests.mnist_files import synthetic_arrays
+from tests.training.folders import trainer_folder
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available")
 
@@ -38,11 +37,7 @@ TEST = present(ARRAYS["t10k-images-idx3-ubyte"], "binary", torch.Generator().man
 def trainer(
     path: Path, epochs: int, device: str, batch_size: int = 20, new: bool = True, seed: int = 0
 ) -> Trainer:
-    if new:
-        run = new_run_folder(path)
-        run.write_json(run.config, {})
-    else:
-        run = existing_run_folder(path)
+    run = trainer_folder(path, new)
     torch.manual_seed(seed)
     model = GaussianVAE(input_dim=49, hidden=16, latent_dim=2).to(device)
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=1e-2, seed=5, target="binary")

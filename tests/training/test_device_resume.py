@@ -17,20 +17,17 @@ from reparam.models import GaussianVAE
 from reparam.training import (
     TrainConfig,
     Trainer,
-    existing_run_folder,
     load_checkpoint,
-    new_run_folder,
     save_checkpoint,
 )
+from tests.training.folders import trainer_folder
 from tests.training.test_trainer import TEST, TRAIN
 
 CUDA_GENERATOR_STATE = torch.zeros(16, dtype=torch.uint8)
 
 
 def trainer(path: Path, epochs: int, log: list[str], new: bool) -> Trainer:
-    run = new_run_folder(path) if new else existing_run_folder(path)
-    if new:
-        run.write_json(run.config, {})
+    run = trainer_folder(path, new)
     torch.manual_seed(0)
     model = GaussianVAE(input_dim=49, hidden=16, latent_dim=2)
     config = TrainConfig(epochs=epochs, batch_size=20, lr=1e-2, seed=5, target="binary")

@@ -16,9 +16,7 @@ from reparam.models import GaussianVAE
 from reparam.training import (
     TrainConfig,
     Trainer,
-    existing_run_folder,
     load_checkpoint,
-    new_run_folder,
     seeded,
 )
 from reparam.training.monitor import (
@@ -30,6 +28,7 @@ from reparam.training.monitor import (
 from tests.conftest import REPO
 from tests.mnist_files import synthetic_arrays
 from tests.training import launch
+from tests.training.folders import trainer_folder
 
 ARRAYS = synthetic_arrays()
 TRAIN = ARRAYS["train-images-idx3-ubyte"]  # 96 images: 5 batches of 20 per epoch
@@ -53,11 +52,7 @@ def tiny_model(seed: int = 0, cls: type[GaussianVAE] = GaussianVAE) -> GaussianV
 def trainer(
     path: Path, epochs: int, model: GaussianVAE | None = None, monitor: bool = True
 ) -> Trainer:
-    if path.exists():
-        run = existing_run_folder(path)
-    else:
-        run = new_run_folder(path)
-        run.write_json(run.config, {})
+    run = trainer_folder(path, new=not path.exists())
     config = TrainConfig(epochs=epochs, batch_size=20, lr=1e-2, seed=5, target="binary")
     watch = GradientMonitor(BATCH, every=3, replicates=2, seed=5) if monitor else None
     return Trainer(

@@ -25,6 +25,7 @@ from reparam.training import (
     save_checkpoint,
 )
 from tests.mnist_files import synthetic_arrays
+from tests.training.folders import trainer_folder
 
 ARRAYS = synthetic_arrays()
 TRAIN = ARRAYS["train-images-idx3-ubyte"]
@@ -37,11 +38,7 @@ def tiny_model(seed: int = 0, cls: type[GaussianVAE] = GaussianVAE) -> GaussianV
 
 
 def trainer(path: Path, epochs: int, model: GaussianVAE | None = None, new: bool = True) -> Trainer:
-    if new:
-        run = new_run_folder(path)
-        run.write_json(run.config, {})
-    else:
-        run = existing_run_folder(path)
+    run = trainer_folder(path, new)
     config = TrainConfig(epochs=epochs, batch_size=20, lr=1e-2, seed=5, target="binary")
     return Trainer(model or tiny_model(), TRAIN, TEST, config, run, log=lambda _: None)
 
