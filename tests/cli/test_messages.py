@@ -18,7 +18,6 @@ from reparam.cli import Parser, main
 from reparam.models import DiscreteVAE, GaussianVAE
 from reparam.training._compiled import CompileUnavailable, StepLoss
 from reparam.training._interrupt import Stopped
-from reparam.training.run import _position
 from reparam.training.trainer import Progress, ShareLoss
 from tests.conftest import REPO
 
@@ -66,8 +65,8 @@ def test_the_iwae_objective_names_only_the_options_given() -> None:
 
 
 def test_a_resume_says_where_it_resumes() -> None:
-    assert _position(Progress(epoch=1)) == "after epoch 1"
-    assert _position(Progress(epoch=1, step=275)) == "in epoch 2 after batch 275"
+    assert Progress(epoch=1).position() == "after epoch 1"
+    assert Progress(epoch=1, step=275).position() == "in epoch 2 after batch 275"
 
 
 def test_eval_of_a_file_says_it_is_not_a_folder(

@@ -26,9 +26,8 @@ continues from the run's last checkpoint by itself.
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -75,13 +74,14 @@ from reparam.training.run_folder import (
     RunFolder,
     RunFolderError,
     check_new_run_folder,
-    discard_unfinished_run,
+    discarded_on_failure,
     existing_run_folder,
     new_run_folder,
+    run_folder_path,
 )
 from reparam.training.run_lock import RunLock
 from reparam.training.run_memory import TooLarge, check_evaluation, check_fits
-from reparam.training.trainer import Progress, Trainer
+from reparam.training.trainer import Trainer
 
 FORMAT = 3
 """Version of ``config.json``'s layout. 3: the number of samples is the model option
@@ -274,7 +274,8 @@ def train(
 
     ``run_dir`` must be new or empty, or a run folder when ``overwrite``.
     """
-    return _carry_out(settings, _run_path(run_dir), overwrite, False, execution or Execution())
+    path = run_folder_path(run_dir)
+    return _carry_out(settings, path, overwrite, False, execution or Execution())
 
 
 def resume(
@@ -289,7 +290,7 @@ def resume(
     The MNIST files are read from ``data_folder``, else ``$REPARAM_DATA_DIR``,
     else the folder the run was trained from.
     """
-    path = _run_path(run_dir)
+    path = run_folder_path(run_dir)
     settings = _with_data_folder(read_settings(path), data_folder)
     if epochs is not None:
         settings = replace(settings, train=replace(settings.train, epochs=epochs))
@@ -302,7 +303,7 @@ def evaluate_run(
     """Recompute a saved run's test bounds and pictures from its last checkpoint
     (data as in :func:`resume`)."""
     execution = execution or Execution()
-    path = _run_path(run_dir)
+    path = run_folder_path(run_dir)
     settings = _with_data_folder(read_settings(path), data_folder)
     device, world = _join(execution, settings.train)
     try:
@@ -319,16 +320,6 @@ def evaluate_run(
             return _finish(run, model, data, settings, history, execution, world)
     finally:
         leave_world(world)
-
-
-def _run_path(run_dir: object) -> Path:
-    """``run_dir`` as a path; an empty name (which would be the current folder) is refused."""
-    name = os.fspath(run_dir) if isinstance(run_dir, os.PathLike) else run_dir
-    if not (isinstance(name, str) and name.strip()):
-        raise SettingsError(
-            "{0} must name a folder, e.g. 'runs/vae'; got {got}", "run_dir", got=repr(name)
-        )
-    return Path(name)
 
 
 def _with_data_folder(settings: RunSettings, given: str | None) -> RunSettings:
@@ -352,8 +343,8 @@ def _carry_out(
         data = _load_data(settings, execution, device, world)
         settings = replace(settings, data=replace(settings.data, folder=str(data.folder)))
         _check_work(settings, execution, data)
-        created = not path.exists()
-        with _lock(path, world), _discarded_on_failure(path, created, world, resuming):
+        new, created = world.is_main and not resuming, not path.exists()
+        with _lock(path, world), discarded_on_failure(path, created, discard=new):
             run = _prepare_folder(path, settings, resuming, overwrite, world)
             trainer = Trainer(
                 model,
@@ -371,32 +362,12 @@ def _carry_out(
             if resuming:
                 _check_weights(model, load_checkpoint(run.checkpoint), run)
                 trainer.resume()
-                trainer.log(f"resuming {run.path} {_position(trainer.progress)}")
+                trainer.log(f"resuming {run.path} {trainer.progress.position()}")
             history = trainer.fit()
             del trainer  # its DDP wrapper goes before the process group it uses
             return _finish(run, model, data, settings, history, execution, world)
     finally:
         leave_world(world)
-
-
-def _position(progress: Progress) -> str:
-    """``after epoch 1``, or ``in epoch 2 after batch 275`` for a mid-epoch checkpoint."""
-    if progress.step == 0:
-        return f"after epoch {progress.epoch}"
-    return f"in epoch {progress.epoch + 1} after batch {progress.step}"
-
-
-@contextlib.contextmanager
-def _discarded_on_failure(
-    path: Path, created: bool, world: World, resuming: bool
-) -> Iterator[None]:
-    """A new run that fails before its first checkpoint leaves nothing half-written."""
-    try:
-        yield
-    except BaseException:
-        if world.is_main and not resuming:
-            discard_unfinished_run(path, created)
-        raise
 
 
 def _check_work(settings: RunSettings, execution: Execution, data: RunData) -> None:

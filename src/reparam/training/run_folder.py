@@ -13,13 +13,17 @@ Rules that keep results from being lost:
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reparam._files import write_text_atomically
 from reparam._json import to_strict_json
+from reparam.training._checks import SettingsError
 
 LOCK_NAME = ".lock"
 """The file a writing run holds locked (see :mod:`reparam.training.run_lock`)."""
@@ -165,6 +169,28 @@ def remove_run_files(folder: Path) -> None:
     for entry in folder.iterdir():
         if _written_by_a_run(entry.name) and (entry.is_symlink() or entry.is_file()):
             entry.unlink()
+
+
+def run_folder_path(run_dir: object) -> Path:
+    """``run_dir`` as a path; an empty name (which would be the current folder) is refused."""
+    name = os.fspath(run_dir) if isinstance(run_dir, os.PathLike) else run_dir
+    if not (isinstance(name, str) and name.strip()):
+        raise SettingsError(
+            "{0} must name a folder, e.g. 'runs/vae'; got {got}", "run_dir", got=repr(name)
+        )
+    return Path(name)
+
+
+@contextlib.contextmanager
+def discarded_on_failure(folder: Path, created: bool, discard: bool = True) -> Iterator[None]:
+    """Around a new run (``discard``): if it fails before its first checkpoint, it leaves
+    nothing half-written (:func:`discard_unfinished_run`)."""
+    try:
+        yield
+    except BaseException:
+        if discard:
+            discard_unfinished_run(folder, created)
+        raise
 
 
 def discard_unfinished_run(folder: Path, created: bool) -> None:

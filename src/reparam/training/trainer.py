@@ -84,6 +84,12 @@ class Progress:
     seconds: float = 0.0
     history: list[dict[str, Any]] = field(default_factory=list)
 
+    def position(self) -> str:
+        """``after epoch 1``, or ``in epoch 2 after batch 275`` inside an epoch."""
+        if self.step == 0:
+            return f"after epoch {self.epoch}"
+        return f"in epoch {self.epoch + 1} after batch {self.step}"
+
 
 def adam(model: torch.nn.Module, lr: float) -> torch.optim.Adam:
     """Adam, with the fused kernel where this torch has it for the device (same update
