@@ -57,14 +57,30 @@ def is_integer(value: object) -> bool:
 
 
 def check_integer(
-    value: object, argument: str, lowest: int, highest: int | None = None, why: str = ""
+    value: object,
+    argument: str,
+    lowest: int,
+    highest: int | None = None,
+    why: str = "",
+    optional: bool = False,
 ) -> None:
-    """``value`` must be an integer in ``[lowest, highest]``; ``why`` ends the message."""
+    """``value`` must be an integer in ``[lowest, highest]`` (or ``None`` if ``optional``);
+    ``why`` ends the requirement."""
+    if optional and value is None:
+        return
     if is_integer(value) and value >= lowest and (highest is None or value <= highest):  # type: ignore[operator]
         return
     bound = f">= {lowest}" if highest is None else f"from {lowest} to {highest}"
-    template = "{0} must be an integer {bound}{why}, got {got}"
-    raise SettingsError(template, argument, bound=bound, why=why, got=repr(value))
+    template = "{0} must be an integer {bound}{why}{none}, got {got}"
+    none = " or None" if optional else ""
+    raise SettingsError(template, argument, bound=bound, why=why, none=none, got=repr(value))
+
+
+def check_optional_integer(
+    value: object, argument: str, lowest: int, highest: int | None = None
+) -> None:
+    """``None``, or as :func:`check_integer`."""
+    check_integer(value, argument, lowest, highest, optional=True)
 
 
 def check_seed(value: object, argument: str = "seed") -> None:
@@ -72,19 +88,6 @@ def check_seed(value: object, argument: str = "seed") -> None:
     if not (is_integer(value) and 0 <= value <= MAX_SEED):  # type: ignore[operator]
         template = "{0} must be an integer >= 0 and below 2**63 (what torch takes), got {got}"
         raise SettingsError(template, argument, got=repr(value))
-
-
-def check_optional_integer(
-    value: object, argument: str, lowest: int, highest: int | None = None
-) -> None:
-    """``None``, or as :func:`check_integer`."""
-    if value is None:
-        return
-    try:
-        check_integer(value, argument, lowest, highest)
-    except SettingsError as error:
-        template = error.template + " (or None)"
-        raise SettingsError(template, *error.arguments, **error.values) from None
 
 
 def check_positive_number(value: object, argument: str) -> None:
