@@ -16,6 +16,7 @@ import, which would bind the public name ``annotations``).
 from collections.abc import Callable as _Callable
 from collections.abc import Mapping as _Mapping
 from types import MappingProxyType as _MappingProxyType
+from typing import Literal as _Literal
 
 from torch.distributions import Distribution as _Distribution
 
@@ -48,8 +49,26 @@ ESTIMATORS: _Mapping[str, _Callable[[], _Estimator]] = _MappingProxyType(
 )
 """Factories of the public estimators by short name, with their default settings."""
 
+EstimatorName = _Literal[
+    "pathwise",
+    "score",
+    "score-loo",
+    "mvd",
+    "mvd-uncoupled",
+    "gumbel-softmax",
+    "st-gumbel-softmax",
+    "straight-through",
+    "arm",
+    "disarm",
+    "relax",
+]
+"""The keys of :data:`ESTIMATORS` as a type, for IDE completion in public signatures.
 
-def resolve_estimator(estimator: str | _Estimator) -> _Estimator:
+``tests/estimators/test_registry.py`` checks that the two list the same names.
+"""
+
+
+def resolve_estimator(estimator: EstimatorName | str | _Estimator) -> _Estimator:
     """An estimator object from itself or its short name.
 
     >>> resolve_estimator("pathwise")

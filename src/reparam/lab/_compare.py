@@ -14,7 +14,13 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution
 
-from reparam.estimators import Cost, Estimator, applicable_estimators, resolve_estimator
+from reparam.estimators import (
+    Cost,
+    Estimator,
+    EstimatorName,
+    applicable_estimators,
+    resolve_estimator,
+)
 from reparam.lab._comparison import Comparison
 from reparam.lab._custom import custom_problem
 from reparam.lab._measurement import NotApplicableError, measure, one_thread, time_per_estimate
@@ -29,7 +35,7 @@ DEFAULT_SAMPLES = (1, 4, 16, 64)
 def compare(
     f: Cost,
     dist: Distribution,
-    estimators: Sequence[str | Estimator] | None = None,
+    estimators: Sequence[EstimatorName | Estimator] | None = None,
     *,
     num_samples: int | Sequence[int] = DEFAULT_SAMPLES,
     trials: int | None = None,
@@ -72,7 +78,7 @@ def compare(
 
 def compare_problem(
     problem: str | Problem,
-    estimators: Sequence[str | Estimator] | None = None,
+    estimators: Sequence[EstimatorName | Estimator] | None = None,
     *,
     num_samples: int | Sequence[int] = DEFAULT_SAMPLES,
     trials: int | None = None,
