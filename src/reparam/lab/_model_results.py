@@ -136,7 +136,8 @@ class ModelComparison:
         )
         if len(totals) > 1:
             second = totals[1]
-            reason += f", against {_interval(second)} for {_label(second)}"
+            samples = "" if second.num_samples is None else f" at S = {second.num_samples}"
+            reason += f", against {_interval(second)} for {_label(second)}{samples}"
             if best.work_high >= second.work_low:
                 reason += (
                     f"; the {self.level:.0%} intervals overlap, so the two are not "
