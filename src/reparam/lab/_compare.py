@@ -45,8 +45,12 @@ def compare(
     """Compare gradient estimators of ``grad E_{z ~ dist}[f(z)]`` by measuring them.
 
     The gradient is taken with respect to the distribution's parameters (those
-    it was constructed with, e.g. ``loc`` and ``scale``). Each estimator at each
-    sample count ``S`` gives ``trials`` independent ``S``-sample estimates.
+    it stores, e.g. ``loc`` and ``scale``, or ``base_dist.logits`` for an
+    ``Independent``), at their values and in their dtype. ``dist`` may be of any
+    class the estimators support, torch's, reparam's or one's own: its trials are
+    made by its own ``expand`` (see :mod:`reparam.lab._custom`), never by calling
+    its constructor. Each estimator at each sample count ``S`` gives ``trials``
+    independent ``S``-sample estimates.
 
     Args:
         f: the cost, samples ``[S, *batch_shape, *event_shape]`` -> ``[S, *batch_shape]``
