@@ -305,3 +305,22 @@ def test_a_distribution_that_cannot_be_copied_is_refused_with_the_reasons() -> N
     message = str(error.value)
     assert message.startswith("the lab could not make independent trials of Scaled (by expand()")
     assert "by detach_parameters" in message and "reparam.lab.Problem" in message
+
+
+def test_a_trainable_estimator_is_measured_untrained_and_trained() -> None:
+    relax = reparam.RELAX()
+    before = [p.detach().clone() for p in relax.control_variate.parameters()]
+    result = compare_problem("bernoulli-toy", [relax, "disarm"], num_samples=1, trials=500,
+                             train_steps=30)  # fmt: skip
+    labels = [row.estimator for row in result.rows]
+    assert labels == [repr(relax), f"{relax!r} (trained 30 steps)", "disarm"]
+    assert ("RELAX(control_variate=ConcreteControlVariate(...)) (trained 30 steps)", 1) in (
+        result.estimates
+    )
+    for p, q in zip(relax.control_variate.parameters(), before, strict=True):
+        assert torch.equal(p, q)  # a copy was trained
+    untrained = compare_problem("bernoulli-toy", ["relax"], num_samples=1, trials=50,
+                                train_steps=0)  # fmt: skip
+    assert [row.estimator for row in untrained.rows] == ["relax"]
+    with pytest.raises(ValueError, match="train_steps must be an integer >= 0"):
+        compare_problem("bernoulli-toy", ["relax"], train_steps=-1)
