@@ -17,6 +17,7 @@ from reparam.cli._parser import (
 )
 from reparam.lab import (
     DEFAULT_SAMPLES,
+    DEFAULT_TRAIN_STEPS,
     PROBLEMS,
     TooLargeError,
     applicable,
@@ -62,6 +63,19 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="estimates per estimator and S (default: enough for a 5%% relative standard "
         "error on each variance, from the estimates' kurtosis)",
     )
+    parser.add_argument(
+        "--train-steps",
+        type=int_at_least(0),
+        default=DEFAULT_TRAIN_STEPS,
+        metavar="N",
+        help="an estimator with a learned part (relax) is also measured after N steps of "
+        f"training it on the problem (default {DEFAULT_TRAIN_STEPS}; 0: untrained only)",
+    )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="one row per scalar parameter (default: one per parameter tensor)",
+    )
     parser.add_argument("--k", type=finite_float, help="the cost's k (quadratic, cos, bump)")
     parser.add_argument(
         "--seed", type=seed_option, default=0, help="fixes every random draw (default 0)"
@@ -86,14 +100,19 @@ def run(args: argparse.Namespace) -> int:
     problem = get_problem(args.problem, k=args.k)
     try:
         result = compare_problem(
-            problem, args.estimators, num_samples=args.samples, trials=args.trials, seed=args.seed
+            problem,
+            args.estimators,
+            num_samples=args.samples,
+            trials=args.trials,
+            seed=args.seed,
+            train_steps=args.train_steps,
         )
     except TooLargeError as error:
         raise UsageError(_too_large(args, error)) from None
     if args.json:
-        print(to_strict_json(result.to_dict()))
+        print(to_strict_json(result.to_dict(full=args.full)))
     else:
-        print(result)
+        print(result.table(full=args.full))
     if args.plot:
         from reparam.lab.plots import plot_comparison
 

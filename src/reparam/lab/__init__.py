@@ -30,6 +30,7 @@ behind a comparison, for statistical tests of one's own.
 """
 
 from reparam.lab._compare import DEFAULT_SAMPLES as DEFAULT_SAMPLES
+from reparam.lab._compare import DEFAULT_TRAIN_STEPS as DEFAULT_TRAIN_STEPS
 from reparam.lab._compare import applicable as applicable
 from reparam.lab._compare import compare as compare
 from reparam.lab._compare import compare_problem as compare_problem
