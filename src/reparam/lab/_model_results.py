@@ -36,6 +36,8 @@ ALL = "(all)"
 class ModelRun:
     """One estimator's replicate gradients ``[R, P]`` (float64) and seconds per gradient.
 
+    ``seconds`` is the fastest replicate's (loss and backward pass).
+
     ``train_steps`` is ``None`` for an estimator with nothing to learn, else the
     number of steps its learned part was trained for before measuring (0: untrained).
     """
@@ -173,8 +175,8 @@ class ModelComparison:
             f"replicates; [low, high]: {self.level:.0%} bootstrap interval "
             f"({self.resamples} resamples of the replicates);",
             "SNR: |mean| / sqrt(summed variance); median SNR: median over coordinates of "
-            "|mean_i| / std_i; s/grad: seconds per gradient (median); var x time: the figure "
-            "to compare at equal cost.",
+            "|mean_i| / std_i; s/grad: seconds per gradient (the fastest replicate); "
+            "var x time: the figure to compare at equal cost.",
         ]
         best = self.recommendation
         if best is None:
