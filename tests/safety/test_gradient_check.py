@@ -112,6 +112,7 @@ def test_the_random_state_and_the_parameters_are_left_as_they_were() -> None:
         (lambda: torch.ones(2, requires_grad=True), None, "must return a scalar tensor"),
         (lambda: torch.ones(()), [], "holds no tensor"),
         (lambda: torch.ones(()), [torch.ones(2)], "requires grad"),
+        (lambda: torch.ones(()), [torch.ones(2, requires_grad=True) * 2], "computed from"),
     ],
 )
 def test_bad_input(loss: object, params: object, message: str) -> None:

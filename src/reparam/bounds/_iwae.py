@@ -113,8 +113,11 @@ def iwae_bound(
         )
     z = q.rsample(torch.Size([k]))
     proposal = q if gradient == "standard" else detach_parameters(q)
-    with finite_check(check_finite):
+    if check_finite is None:  # the common case, without a context manager (compiles whole)
         log_w = log_weights(log_joint, proposal, z, checked=q)
+    else:
+        with finite_check(check_finite):
+            log_w = log_weights(log_joint, proposal, z, checked=q)
     if gradient == "dreg" and z.requires_grad:
         _square_weights_on_path(z, log_w, len(q.event_shape))
     return torch.logsumexp(log_w, dim=0) - math.log(k)

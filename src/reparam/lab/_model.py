@@ -268,9 +268,11 @@ def _estimators(estimators: Sequence[EstimatorName | Estimator]) -> list[tuple[s
     chosen: list[tuple[str, Estimator]] = []
     for item in estimators:
         resolved = resolve_estimator(item)
-        label = item if isinstance(item, str) else repr(resolved)
+        label = item if isinstance(item, str) else resolved.name
         if any(label == other for other, _ in chosen):
-            raise ValueError(f"estimator {label!r} is listed twice")
+            if isinstance(item, str):
+                raise ValueError(f"estimator {item!r} is listed twice")
+            label = repr(resolved)  # a second object of one class: its settings tell it apart
         chosen.append((label, resolved))
     if not chosen:
         raise ValueError("no estimators to compare")

@@ -162,6 +162,11 @@ def _named(params: nn.Module | Mapping[str, Tensor] | Iterable[Tensor]) -> dict[
             raise ValueError(
                 f"parameter {name!r} must be a floating-point tensor that requires grad"
             )
+        if not p.is_leaf:
+            raise ValueError(
+                f"parameter {name!r} is computed from other tensors; pass the leaves it is "
+                "computed from (the module's parameters), which the check moves and restores"
+            )
     return named
 
 
