@@ -1,14 +1,15 @@
 """The estimators by short name, as used on the command line, and their classes.
 
-Adding an estimator means adding its module, one star import and one entry here
-(the exact steps are in the package docstring, ``reparam.estimators``).
+Adding an estimator means adding its module, one star import, one entry here
+and its name in :data:`EstimatorName` (the exact steps are in the package
+docstring, ``reparam.estimators``).
 
 This module's public names are exactly what ``reparam.estimators`` and ``reparam``
 take from it with ``from reparam.estimators.registry import *``: :data:`ESTIMATORS`,
-:func:`resolve_estimator`, :func:`applicable_estimators` and every class that an
-estimator module lists in its ``__all__`` (star-imported below; a star import
-re-exports, also for type checkers). So a class that is registered here is public
-in both packages, typed, without a line of its own. Everything else this module
+:data:`EstimatorName`, :func:`resolve_estimator`, :func:`applicable_estimators`
+and every class that an estimator module lists in its ``__all__`` (star-imported
+below; a star import re-exports, also for type checkers). So a class that is
+registered here is public in both packages, typed, without a line of its own. Everything else this module
 uses is imported under a private name (and there is no ``from __future__``
 import, which would bind the public name ``annotations``).
 """
