@@ -9,9 +9,9 @@ take from it with ``from reparam.estimators.registry import *``: :data:`ESTIMATO
 :data:`EstimatorName`, :func:`resolve_estimator`, :func:`applicable_estimators`
 and every class that an estimator module lists in its ``__all__`` (star-imported
 below; a star import re-exports, also for type checkers). So a class that is
-registered here is public in both packages, typed, without a line of its own. Everything else this module
-uses is imported under a private name (and there is no ``from __future__``
-import, which would bind the public name ``annotations``).
+registered here is public in both packages, typed, without a line of its own.
+Everything else this module uses is imported under a private name (and there is
+no ``from __future__`` import, which would bind the public name ``annotations``).
 """
 
 from collections.abc import Callable as _Callable
