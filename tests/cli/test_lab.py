@@ -229,3 +229,12 @@ def test_a_trainable_estimator_gets_a_trained_row(capsys: pytest.CaptureFixture[
     assert [r["estimator"] for r in rows] == ["relax", "relax (trained 5 steps)"]  # type: ignore[index]
     rows = run_json(capsys, *args, "--train-steps", "0")["rows"]
     assert [r["estimator"] for r in rows] == ["relax"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("extra", [["--full"], ["--train-steps", "3"]])
+def test_options_that_do_not_apply_to_the_iwae_study_are_refused(
+    extra: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["lab", "--problem", "iwae-gaussian", "--samples", "1", "--trials", "10", *extra]
+    assert main(args) == 2
+    assert f"{extra[0]} do not apply" in capsys.readouterr().err

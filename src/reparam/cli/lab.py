@@ -66,7 +66,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--train-steps",
         type=int_at_least(0),
-        default=DEFAULT_TRAIN_STEPS,
         metavar="N",
         help="an estimator with a learned part (relax) is also measured after N steps of "
         f"training it on the problem (default {DEFAULT_TRAIN_STEPS}; 0: untrained only)",
@@ -96,6 +95,13 @@ def run(args: argparse.Namespace) -> int:
         names = ", ".join([*PROBLEMS, _lab_iwae.NAME])
         raise UsageError(f"--problem is required; choose one of: {names}")
     if args.problem == _lab_iwae.NAME:
+        given = [flag for flag, used in (("--full", args.full), ("--train-steps",
+                 args.train_steps is not None)) if used]  # fmt: skip
+        if given:
+            raise UsageError(
+                f"problem {_lab_iwae.NAME!r} compares gradient choices with nothing to train "
+                f"and one parameter per row; {' and '.join(given)} do not apply"
+            )
         return _lab_iwae.run(args)
     problem = get_problem(args.problem, k=args.k)
     try:
@@ -105,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
             num_samples=args.samples,
             trials=args.trials,
             seed=args.seed,
-            train_steps=args.train_steps,
+            train_steps=DEFAULT_TRAIN_STEPS if args.train_steps is None else args.train_steps,
         )
     except TooLargeError as error:
         raise UsageError(_too_large(args, error)) from None
