@@ -22,6 +22,7 @@ changed: a copy is trained.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -97,17 +98,10 @@ def compare_model(
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
     chosen = _estimators(estimators)
-    named = {n: p for n, p in module.named_parameters() if p.requires_grad}
-    own = {
-        id(p) for _, e in chosen for m in [e.trainable()] if m is not None for p in m.parameters()
-    }
-    named = {n: p for n, p in named.items() if id(p) not in own}
-    if not named:
-        raise ValueError("module has no parameter that requires grad: nothing to measure")
+    bench = _Bench(loss_fn, module, batch, _parameters(module, chosen), replicates)
     runs: list[ModelRun] = []
     notes: list[str] = []
-    devices = sorted({p.device.index or 0 for p in named.values() if p.device.type == "cuda"})
-    with torch.random.fork_rng(devices=devices):
+    with torch.random.fork_rng(devices=bench.cuda_devices()):
         for label, estimator in chosen:
             for s in counts:
                 if s is not None and s < estimator.min_samples:
@@ -116,32 +110,15 @@ def compare_model(
                     )
                     continue
                 key = f"{seed}/{label}/{s}"
-                steps = None if estimator.trainable() is None else 0
-                runs.append(
-                    _run(loss_fn, module, batch, estimator, label, s, named, replicates, key, steps)
-                )
-                if steps is not None and train_steps > 0:
+                learns = estimator.trainable() is not None
+                runs.append(bench.run(estimator, label, s, key, 0 if learns else None))
+                if learns and train_steps > 0:
                     trained = copy.deepcopy(estimator)
-                    _train(
-                        loss_fn, module, batch, trained, s, named, train_steps, learning_rate, key
-                    )
-                    runs.append(
-                        _run(
-                            loss_fn,
-                            module,
-                            batch,
-                            trained,
-                            label,
-                            s,
-                            named,
-                            replicates,
-                            key,
-                            train_steps,
-                        )
-                    )
+                    bench.train(trained, s, train_steps, learning_rate, key)
+                    runs.append(bench.run(trained, label, s, key, train_steps))
     if not runs:
         raise ValueError(f"nothing to measure: {'; '.join(notes)}")
-    unreached = [n for i, n in enumerate(named) if not _reached(runs, named, i)]
+    unreached = [n for i, n in enumerate(bench.named) if not _reached(runs, bench.named, i)]
     if unreached:
         notes.append(
             f"no estimator's gradient reached {', '.join(unreached)} (None or zero in every "
@@ -149,8 +126,8 @@ def compare_model(
             "the gradient is cut"
         )
     return ModelComparison(
-        parameters=tuple(named),
-        shapes=tuple(tuple(p.shape) for p in named.values()),
+        parameters=tuple(bench.named),
+        shapes=tuple(tuple(p.shape) for p in bench.named.values()),
         runs=tuple(runs),
         seed=seed,
         level=level,
@@ -159,107 +136,105 @@ def compare_model(
     )
 
 
-def _call(
-    loss_fn: ModelLoss, module: nn.Module, batch: Any, estimator: Estimator, s: int | None
-) -> Tensor:
-    loss = (
-        loss_fn(module, batch, estimator)
-        if s is None
-        else loss_fn(module, batch, estimator, num_samples=s)
-    )
-    if not isinstance(loss, Tensor) or loss.numel() != 1:
-        got = list(loss.shape) if isinstance(loss, Tensor) else type(loss).__name__
-        raise ValueError(
-            f"loss_fn must return a scalar loss, got {got}; reduce it (.sum() or .mean())"
-        )
-    return loss.reshape(())
+def _parameters(module: nn.Module, chosen: list[tuple[str, Estimator]]) -> dict[str, Tensor]:
+    """The module's parameters that require grad, less the estimators' own learned parts."""
+    own = {
+        id(p) for _, e in chosen for m in [e.trainable()] if m is not None for p in m.parameters()
+    }
+    named: dict[str, Tensor] = {
+        n: p for n, p in module.named_parameters() if p.requires_grad and id(p) not in own
+    }
+    if not named:
+        raise ValueError("module has no parameter that requires grad: nothing to measure")
+    return named
 
 
-def _run(
-    loss_fn: ModelLoss,
-    module: nn.Module,
-    batch: Any,
-    estimator: Estimator,
-    label: str,
-    s: int | None,
-    named: dict[str, nn.Parameter],
-    replicates: int,
-    key: str,
-    train_steps: int | None,
-) -> ModelRun:
-    """``replicates`` gradients ``[R, P]`` and the seconds of the fastest one.
+@dataclasses.dataclass(frozen=True)
+class _Bench:
+    """The user's loss on their module and batch, and the parameters measured."""
 
-    The fastest, as ``timeit`` advises: other work on the machine only ever adds
-    time, so the minimum is the least disturbed figure.
-    """
-    params = list(named.values())
-    _gradient(loss_fn, module, batch, estimator, s, params)  # warm-up: first calls are slow
-    torch.manual_seed(zlib.crc32(f"{key}/measure".encode()))
-    rows, seconds = [], []
-    for _ in range(replicates):
-        _synchronize(params)
-        start = time.perf_counter()
-        grads = _gradient(loss_fn, module, batch, estimator, s, params)
-        _synchronize(params)
-        seconds.append(time.perf_counter() - start)
-        rows.append(torch.cat([g.reshape(-1) for g in grads]).detach().to("cpu", torch.float64))
-    return ModelRun(label, estimator.unbiased, s, train_steps, min(seconds), torch.stack(rows))
+    loss_fn: ModelLoss
+    module: nn.Module
+    batch: Any
+    named: dict[str, Tensor]
+    replicates: int
 
+    def cuda_devices(self) -> list[int]:
+        return sorted({p.device.index or 0 for p in self.named.values() if p.is_cuda})
 
-def _gradient(
-    loss_fn: ModelLoss,
-    module: nn.Module,
-    batch: Any,
-    estimator: Estimator,
-    s: int | None,
-    params: list[nn.Parameter],
-) -> list[Tensor]:
-    with torch.enable_grad():
-        loss = _call(loss_fn, module, batch, estimator, s)
-        if not loss.requires_grad:
-            return [torch.zeros_like(p) for p in params]
-        grads = torch.autograd.grad(loss, params, allow_unused=True)
-    return [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads, strict=True)]
+    def loss(self, estimator: Estimator, s: int | None) -> Tensor:
+        if s is None:
+            loss = self.loss_fn(self.module, self.batch, estimator)
+        else:
+            loss = self.loss_fn(self.module, self.batch, estimator, num_samples=s)
+        if not isinstance(loss, Tensor) or loss.numel() != 1:
+            got = list(loss.shape) if isinstance(loss, Tensor) else type(loss).__name__
+            raise ValueError(
+                f"loss_fn must return a scalar loss, got {got}; reduce it (.sum() or .mean())"
+            )
+        return loss.reshape(())
 
-
-def _train(
-    loss_fn: ModelLoss,
-    module: nn.Module,
-    batch: Any,
-    estimator: Estimator,
-    s: int | None,
-    named: dict[str, nn.Parameter],
-    steps: int,
-    learning_rate: float,
-    key: str,
-) -> None:
-    """Adam on the estimator's learned part, by its ``training_term``; the weights stay."""
-    part = estimator.trainable()
-    assert part is not None
-    own = [p for p in part.parameters() if p.requires_grad]
-    if not own:
-        return
-    optimizer = torch.optim.Adam(own, lr=learning_rate)
-    torch.manual_seed(zlib.crc32(f"{key}/train".encode()))
-    params = list(named.values())
-    for _ in range(steps):
+    def gradient(self, estimator: Estimator, s: int | None) -> Tensor:
+        """One gradient, flattened over the parameters (zeros where none reached)."""
+        params = list(self.named.values())
         with torch.enable_grad():
-            loss = _call(loss_fn, module, batch, estimator, s)
-            total = loss + estimator.training_term(loss, params)
-            optimizer.zero_grad()
-            total.backward(inputs=own)
-        optimizer.step()
+            loss = self.loss(estimator, s)
+            grads = (
+                torch.autograd.grad(loss, params, allow_unused=True)
+                if loss.requires_grad
+                else [None] * len(params)
+            )
+        flat = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads, strict=True)]
+        return torch.cat([g.reshape(-1) for g in flat]).detach()
+
+    def run(
+        self, estimator: Estimator, label: str, s: int | None, key: str, steps: int | None
+    ) -> ModelRun:
+        """``replicates`` gradients ``[R, P]`` (float64) and the seconds of the fastest one.
+
+        The fastest, as ``timeit`` advises: other work on the machine only ever
+        adds time, so the minimum is the least disturbed figure.
+        """
+        self.gradient(estimator, s)  # warm-up: first calls are slow
+        torch.manual_seed(zlib.crc32(f"{key}/measure".encode()))
+        rows, seconds = [], []
+        for _ in range(self.replicates):
+            self._synchronize()
+            start = time.perf_counter()
+            g = self.gradient(estimator, s)
+            self._synchronize()
+            seconds.append(time.perf_counter() - start)
+            rows.append(g.to("cpu", torch.float64))
+        return ModelRun(label, estimator.unbiased, s, steps, min(seconds), torch.stack(rows))
+
+    def train(
+        self, estimator: Estimator, s: int | None, steps: int, learning_rate: float, key: str
+    ) -> None:
+        """Adam on the estimator's learned part, by its ``training_term``; the weights stay."""
+        part = estimator.trainable()
+        own = [] if part is None else [p for p in part.parameters() if p.requires_grad]
+        if not own:
+            return
+        optimizer = torch.optim.Adam(own, lr=learning_rate)
+        torch.manual_seed(zlib.crc32(f"{key}/train".encode()))
+        params = list(self.named.values())
+        for _ in range(steps):
+            with torch.enable_grad():
+                loss = self.loss(estimator, s)
+                total = loss + estimator.training_term(loss, params)
+                optimizer.zero_grad()
+                total.backward(inputs=own)
+            optimizer.step()
+
+    def _synchronize(self) -> None:
+        for index in self.cuda_devices():
+            torch.cuda.synchronize(index)
 
 
-def _reached(runs: list[ModelRun], named: dict[str, nn.Parameter], index: int) -> bool:
+def _reached(runs: list[ModelRun], named: dict[str, Tensor], index: int) -> bool:
     start = sum(p.numel() for p in list(named.values())[:index])
     stop = start + list(named.values())[index].numel()
     return any(bool(run.gradients[:, start:stop].ne(0).any()) for run in runs)
-
-
-def _synchronize(params: list[nn.Parameter]) -> None:
-    if params and params[0].device.type == "cuda":
-        torch.cuda.synchronize(params[0].device)
 
 
 def _estimators(estimators: Sequence[EstimatorName | Estimator]) -> list[tuple[str, Estimator]]:
