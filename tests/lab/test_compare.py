@@ -322,3 +322,34 @@ def test_a_trainable_estimator_is_measured_untrained_and_trained() -> None:
     assert [row.estimator for row in untrained.rows] == ["relax"]
     with pytest.raises(ValueError, match="train_steps must be an integer >= 0"):
         compare_problem("bernoulli-toy", ["relax"], train_steps=-1)
+
+
+class Shifted(Distribution):
+    """A distribution of one's own: ``N(center, 1)``, with its own ``expand``."""
+
+    arg_constraints = {"center": torch.distributions.constraints.real}  # noqa: RUF012
+    support = torch.distributions.constraints.real
+    has_rsample = True
+
+    def __init__(self, center: Tensor) -> None:
+        self.center = center
+        super().__init__(center.shape, validate_args=False)
+
+    def rsample(self, sample_shape: torch.Size | tuple[int, ...] = ()) -> Tensor:
+        shape = torch.Size(sample_shape) + self.batch_shape
+        return self.center + torch.randn(shape, dtype=self.center.dtype)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        return Normal(self.center, 1.0).log_prob(value)
+
+    def expand(self, batch_shape: torch.Size, _instance: object = None) -> Shifted:
+        return Shifted(self.center.expand(batch_shape))
+
+
+def test_a_distribution_class_of_ones_own_works_through_its_expand() -> None:
+    dist = Shifted(torch.tensor([0.5, -1.0], dtype=torch.float64))
+    result = compare(lambda z: z**2, dist, ["pathwise", "score"], num_samples=1, trials=3000,
+                     exact_gradient={"center": 2 * dist.center})  # fmt: skip
+    assert result.parameters == ("center[0]", "center[1]")
+    for estimator in ("pathwise", "score"):
+        assert_mean(result.estimates[(estimator, 1)], torch.tensor([1.0, -2.0]))
