@@ -40,8 +40,8 @@ What the checks can see, and what they cannot:
   its ``R`` replicates resolve. A *biased* estimator (a relaxation, straight
   through, STL for ``k > 1``) fails it by design. Discrete samples make the
   difference quotients heavy-tailed (a flip of a sample over a small ``h``), so
-  they resolve less there; raise ``replicates``. It costs ``2 R`` evaluations of
-  the loss per parameter tensor: small models only.
+  they resolve less there; raise ``replicates``. It costs ``3 R`` evaluations of
+  the loss per parameter tensor (one with a backward pass): small models only.
 """
 
 from __future__ import annotations
