@@ -29,15 +29,30 @@ COPIES = 3
 
 
 class TooLargeError(ValueError):
-    """The largest estimator call of a comparison needs more memory than the machine has."""
+    """The largest estimator call of a comparison needs more memory than the machine has.
 
-    def __init__(self, num_samples: int, trials: int, needed: int, limit: int) -> None:
-        super().__init__(
-            f"num_samples={num_samples} with {trials} trials per call needs at least "
-            f"{format_bytes(needed)} of memory, more than the {format_bytes(limit)} here; "
-            "use fewer samples or trials"
-        )
-        self.num_samples = num_samples
+    The figures are ``None`` when the error was rebuilt from its message alone
+    (``TooLargeError(message)``, as code that re-raises ``type(e)(text)`` does).
+    """
+
+    def __init__(
+        self,
+        num_samples: int | str,
+        trials: int | None = None,
+        needed: int | None = None,
+        limit: int | None = None,
+    ) -> None:
+        if isinstance(num_samples, str):  # a whole message
+            super().__init__(num_samples)
+            self.num_samples: int | None = None
+        else:
+            assert trials is not None and needed is not None and limit is not None
+            super().__init__(
+                f"num_samples={num_samples} with {trials} trials per call needs at least "
+                f"{format_bytes(needed)} of memory, more than the {format_bytes(limit)} here; "
+                "use fewer samples or trials"
+            )
+            self.num_samples = num_samples
         self.trials = trials
         self.needed = needed
         self.limit = limit
