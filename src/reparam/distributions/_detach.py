@@ -139,7 +139,7 @@ def _by_argument_names(dist: Distribution) -> Distribution | None:
     """
     cls = type(dist)
     try:
-        signature = inspect.signature(cls.__init__)  # type: ignore[misc]
+        signature = inspect.signature(cls.__init__)
         names = list(dist.arg_constraints)
     except (TypeError, ValueError, NotImplementedError):
         return None
@@ -282,4 +282,4 @@ RULES: Mapping[type[Distribution], Rule] = MappingProxyType(
         TorchMixtureSameFamily: _mixture,
     }
 )
-"""Class -> rebuilding rule, for the classes :func:`detach_parameters` knows (and their subclasses)."""
+"""Class -> rebuilding rule: the classes :func:`detach_parameters` knows, and subclasses."""
