@@ -6,7 +6,8 @@ mixed in, which is how Pyro itself wraps ``torch.distributions`` (its
 the sampler, ``log_prob`` and gradients are reparam's, unchanged; the mixin adds
 what Pyro needs (``dist()`` draws, ``rsample`` when the class has it, so
 ``pyro.sample`` keeps the pathwise gradient), ``to_event``, ``mask``,
-``expand_by``, shapes). ``expand`` returns the same Pyro class, so
+``expand_by``, shapes). ``expand`` returns the same Pyro class, as torch's
+``expand`` does (Pyro's mixin would return its ``ExpandedDistribution``), so
 ``pyro.plate`` and ``to_event`` compose in any order.
 
 >>> import torch, pyro
@@ -42,7 +43,7 @@ class VonMisesFisher(_reparam.VonMisesFisher, TorchDistributionMixin):
 
     def expand(
         self, batch_shape: SampleShape, _instance: Distribution | None = None
-    ) -> Distribution:
+    ) -> VonMisesFisher:
         base = _reparam.VonMisesFisher.expand(self, batch_shape)
         return type(self)(base.loc, base.concentration, validate_args=False)
 
@@ -56,7 +57,7 @@ class HypersphericalUniform(_reparam.HypersphericalUniform, TorchDistributionMix
 
     def expand(
         self, batch_shape: SampleShape, _instance: Distribution | None = None
-    ) -> Distribution:
+    ) -> HypersphericalUniform:
         return type(self)(self.dim, Size(batch_shape), self._dtype, self._device, False)
 
 
@@ -65,7 +66,7 @@ class TruncatedNormal(_reparam.TruncatedNormal, TorchDistributionMixin):
 
     def expand(
         self, batch_shape: SampleShape, _instance: Distribution | None = None
-    ) -> Distribution:
+    ) -> TruncatedNormal:
         base = _reparam.TruncatedNormal.expand(self, batch_shape)
         return type(self)(base.loc, base.scale, base.low, base.high, validate_args=False)
 

@@ -65,7 +65,7 @@ def detached_latent_site(tensor: Any) -> str | None:
         return None
     trace_class = _trace_class()
     for handler in reversed(runtime._PYRO_STACK):
-        trace = getattr(handler, "trace", None)
+        trace: Any = getattr(handler, "trace", None)
         if not isinstance(trace, trace_class):
             continue
         for name, site in trace.nodes.items():
