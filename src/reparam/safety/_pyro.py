@@ -78,6 +78,6 @@ def detached_latent_site(tensor: Any) -> str | None:
     return None
 
 
-def _trace_class() -> type:
+def _trace_class() -> Any:
     module = sys.modules.get("pyro.poutine.trace_struct")
     return module.Trace if module is not None else type(None)
