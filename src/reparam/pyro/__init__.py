@@ -29,4 +29,5 @@ except ImportError as error:  # pragma: no cover - depends on the installation
     ) from error
 
 from reparam.pyro import distributions as distributions
+from reparam.pyro._estimator_elbo import EstimatorELBO as EstimatorELBO
 from reparam.pyro._iwae import ImportanceWeightedELBO as ImportanceWeightedELBO
