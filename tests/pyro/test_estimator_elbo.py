@@ -10,11 +10,8 @@ through the same check and fails it.
 
 from __future__ import annotations
 
-import pyro
-import pyro.distributions as dist
 import pytest
 import torch
-from pyro.infer import SVI
 from torch import Tensor
 
 from reparam import RELAX, DisARM, Estimator, ScoreFunction
@@ -62,7 +59,7 @@ class RELAXUnconditional(RELAX):
         b = harden(view, z.detach())
         costs = evaluate_cost(f, b, dist)
         c = self.control_variate(torch.cat([z, z.detach()]), f, False)
-        c_z, c_stopped = c.split(num_samples)
+        _, c_stopped = c.split(num_samples)
         box = magic_box(view.log_prob(b))
         return box * costs + (1.0 - box) * c_stopped
 

@@ -131,20 +131,20 @@ class EstimatorELBO(ELBO):
             self._resolved[site] = resolve_estimator(self.estimator)
         return self._resolved[site]
 
-    def needs_estimator(self, msg: dict[str, Any]) -> bool:
+    def needs_estimator(self, msg: Any) -> bool:
         if msg["type"] != "sample" or msg["is_observed"] or site_is_subsample(msg):
             return False
         return msg["name"] in self.site_estimators or not msg["fn"].has_rsample
 
 
-class _Fix(Messenger):  # type: ignore[misc]
+class _Fix(Messenger):
     """Sample sites named in ``values`` take those values instead of drawing."""
 
     def __init__(self, values: Mapping[str, Tensor]) -> None:
         super().__init__()
         self.values = values
 
-    def _pyro_sample(self, msg: dict[str, Any]) -> None:
+    def _pyro_sample(self, msg: Any) -> None:
         if msg["name"] in self.values:
             msg["value"] = self.values[msg["name"]]
             msg["done"] = True
@@ -160,7 +160,7 @@ class _Program:
     def run(self, fixed: Mapping[str, Tensor]) -> Tensor:
         """``log p(x, z) - log q(z)`` of one run with the sites in ``fixed`` set: a scalar."""
 
-        def escape(msg: dict[str, Any]) -> bool:
+        def escape(msg: Any) -> bool:
             return msg["name"] not in fixed and self.elbo.needs_estimator(msg)
 
         tracer = poutine.trace(poutine.escape(_Fix(fixed)(self.guide), escape))
@@ -179,7 +179,7 @@ class _Program:
         log_q = [site["log_prob"].sum() for site in latent_sites(guide_trace)]
         return torch.stack(log_p).sum() - sum(log_q, torch.zeros_like(log_p[0]))
 
-    def _estimate(self, site: dict[str, Any], partial: Any) -> Tensor:
+    def _estimate(self, site: Any, partial: Any) -> Tensor:
         """The site's estimator applied to the rest of the program as its cost."""
         name = site["name"]
         fn = site["fn"]
