@@ -16,7 +16,9 @@ Rebuilding follows, in order:
    order, building the distribution's *own* class (so a subclass, e.g. Pyro's
    ``Normal`` or ``Independent``, stays itself), when its constructor takes the
    same arguments as that supported class's;
-3. the constructor called with the distribution's ``arg_constraints`` by name
+3. a distribution without parameters (no ``arg_constraints``, nothing held
+   that requires grad, e.g. ``HypersphericalUniform``) is returned as it is;
+4. the constructor called with the distribution's ``arg_constraints`` by name
    (``Exponential(rate=...)``, ``Bernoulli(logits=...)``): of two alternative
    parameterizations (``probs``/``logits``) the one it was built from is passed.
    Required constructor arguments that are not parameters are passed as the
@@ -75,7 +77,9 @@ def detach_parameters(dist: Distribution) -> Distribution:
     ``VonMisesFisher`` and ``TruncatedNormal``, and their subclasses whose
     constructor takes the same arguments; any other distribution whose
     constructor takes its ``arg_constraints`` by name (``Exponential``,
-    ``Bernoulli``, ``Poisson``, ...). The copy is of ``dist``'s own class.
+    ``Bernoulli``, ``Poisson``, ...); a distribution without parameters
+    (``HypersphericalUniform``), returned as it is. The copy is of ``dist``'s
+    own class.
 
     >>> import torch
     >>> from torch.distributions import Normal
@@ -100,6 +104,8 @@ def detach_parameters(dist: Distribution) -> Distribution:
         rule = RULES.get(known)
         if rule is not None and _same_arguments(cls, known):
             return rule(dist, cls)
+    if _without_parameters(dist):
+        return dist
     rebuilt = _by_argument_names(dist)
     if rebuilt is not None:
         return rebuilt
@@ -110,6 +116,19 @@ def detach_parameters(dist: Distribution) -> Distribution:
         f"). Define a method {cls.__name__}.detach_parameters(self) returning the "
         "distribution rebuilt from its parameters' .detach(), or use gradient='standard', "
         "which needs no detached copy"
+    )
+
+
+def _without_parameters(dist: Distribution) -> bool:
+    """No ``arg_constraints`` and nothing held that carries a gradient: nothing to stop."""
+    try:
+        if dist.arg_constraints:
+            return False
+    except NotImplementedError:
+        return False
+    return not any(
+        isinstance(v, Distribution) or (isinstance(v, torch.Tensor) and v.requires_grad)
+        for v in vars(dist).values()
     )
 
 
