@@ -17,10 +17,20 @@ nesting: unbiased when every estimator is). Cost per step: ``num_samples`` runs
 per estimated site (twice that for DisARM, and RELAX's relaxed evaluations),
 multiplying across nested sites.
 
-The whole site is one variable for its estimator: its batch (plate) dimensions
-are reinterpreted as event dimensions, and its cost is the whole program's,
-since terms outside a data point's plate slice can depend on it. Terms that do not
-depend on ``b`` add no bias; the leave-one-out baseline removes them exactly.
+Plates. For the score-function estimators and ARM/DisARM, a site whose batch
+dimensions are all plates (a local latent, one per data point) is estimated
+per element: element ``n``'s cost is the terms in its slice of those plates
+plus the shared terms outside them (which may depend on every element). Each
+element's score sees that cost; the shared terms' own gradient is divided
+among the elements, so that it counts once; and the value counts them once.
+That is unbiased for these estimators (a score times any cost of independent
+draws; DisARM's pairs are drawn for all elements at once, its multivariate
+form) and removes the other data points' noise from each one's gradient.
+Other estimators (RELAX, whose control variate assumes an element's cost
+depends on that element only) and sites with batch dimensions that are not
+plates treat the whole site as one variable with the whole program as its
+cost. Terms that do not depend on ``b`` add no bias; the leave-one-out baseline
+removes them exactly.
 
 RELAX evaluates ``F`` at relaxed values of a Bernoulli or categorical site, so
 the program runs there with validation off (``pyro.validation_enabled(False)``);
@@ -33,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyro
@@ -44,9 +55,9 @@ from pyro.poutine.messenger import Messenger
 from pyro.poutine.runtime import NonlocalExit
 from pyro.poutine.util import prune_subsample_sites, site_is_subsample
 from torch import Tensor
-from torch.distributions import Independent
+from torch.distributions import Distribution, Independent
 
-from reparam.estimators import Estimator, expectation, resolve_estimator
+from reparam.estimators import ARM, DisARM, Estimator, ScoreFunction, expectation, resolve_estimator
 from reparam.pyro._sites import latent_sites, parameter_tensors, sample_sites
 
 
@@ -150,6 +161,47 @@ class _Fix(Messenger):
             msg["done"] = True
 
 
+@dataclass
+class _Split:
+    """Per-element costs of an estimated site in plates (see ``EstimatorELBO``).
+
+    ``dims``: the plate dimensions of the site's batch shape ``shape`` (negative,
+    counted from the right); ``frames``: those plates' names; ``shared``: the
+    shared (global) term of every run so far, for the value's correction.
+    """
+
+    frames: frozenset[str]
+    dims: tuple[int, ...]
+    shape: torch.Size
+    shared: list[Tensor] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return self.shape.numel()
+
+    def local(self, site: Any) -> Tensor | None:
+        """The site's log-density summed to the plates' layout, or ``None`` (a shared term)."""
+        names = {f.name for f in site["cond_indep_stack"]}
+        if not self.frames <= names:
+            return None
+        log_prob = site["log_prob"]
+        keep = set(self.dims)
+        summed = [d for d in range(-log_prob.dim(), 0) if d not in keep]
+        reduced = log_prob.sum(summed, keepdim=True) if summed else log_prob
+        extra = reduced.dim() - len(self.shape)
+        return reduced.reshape(reduced.shape[extra:]) if extra > 0 else reduced
+
+    def cost(self, local: Tensor, shared: Tensor) -> Tensor:
+        """``local + shared`` per element; the shared term's path divided among them.
+
+        Summed over the elements, the pathwise gradient of the shared term counts
+        once; each element's score still sees the whole cost.
+        """
+        self.shared.append(shared.detach())
+        spread = shared.detach() + (shared - shared.detach()) / self.count
+        return (local + spread).expand(self.shape)
+
+
 class _Program:
     """One step's model and guide, run again for every cost an estimator asks for."""
 
@@ -157,8 +209,11 @@ class _Program:
         self.elbo, self.model, self.guide = elbo, model, guide
         self.args, self.kwargs = args, kwargs
 
-    def run(self, fixed: Mapping[str, Tensor]) -> Tensor:
-        """``log p(x, z) - log q(z)`` of one run with the sites in ``fixed`` set: a scalar."""
+    def run(self, fixed: Mapping[str, Tensor], split: _Split | None = None) -> Tensor:
+        """``log p(x, z) - log q(z)`` of one run with the sites in ``fixed`` set.
+
+        A scalar, or with ``split`` one cost per element of the split site.
+        """
 
         def escape(msg: Any) -> bool:
             return msg["name"] not in fixed and self.elbo.needs_estimator(msg)
@@ -168,16 +223,25 @@ class _Program:
             tracer(*self.args, **self.kwargs)
         except NonlocalExit as exit:
             exit.reset_stack()
-            return self._estimate(exit.site, tracer.trace)
+            nested = self._estimate(exit.site, tracer.trace)
+            return nested if split is None else split.cost(torch.zeros(()), nested)
         guide_trace = prune_subsample_sites(tracer.trace)
         replayed = poutine.replay(self.model, trace=guide_trace)
         model_trace = poutine.trace(replayed).get_trace(*self.args, **self.kwargs)
         model_trace = prune_subsample_sites(model_trace)
         model_trace.compute_log_prob()
         guide_trace.compute_log_prob()
-        log_p = [site["log_prob"].sum() for site in sample_sites(model_trace)]
-        log_q = [site["log_prob"].sum() for site in latent_sites(guide_trace)]
-        return torch.stack(log_p).sum() - sum(log_q, torch.zeros_like(log_p[0]))
+        terms = [(1.0, s) for s in sample_sites(model_trace)]
+        terms += [(-1.0, s) for s in latent_sites(guide_trace)]
+        local: Tensor = torch.zeros(())
+        shared: Tensor = torch.zeros(())
+        for sign, site in terms:
+            part = split.local(site) if split is not None else None
+            if part is None:
+                shared = shared + sign * site["log_prob"].sum()
+            else:
+                local = local + sign * part
+        return shared if split is None else split.cost(local, shared)
 
     def _estimate(self, site: Any, partial: Any) -> Tensor:
         """The site's estimator applied to the rest of the program as its cost."""
@@ -185,20 +249,50 @@ class _Program:
         fn = site["fn"]
         while isinstance(fn, MaskedDistribution):  # the mask weighs log q, not the draws
             fn = fn.base_dist
-        q = Independent(fn, len(fn.batch_shape)) if fn.batch_shape else fn
         drawn = {
             n: s["value"]
             for n, s in partial.nodes.items()
             if s["type"] == "sample" and not site_is_subsample(s)
         }
         estimator = self.elbo.estimator_for(name)
+        split = _plates_of(site, fn) if isinstance(estimator, _PER_ELEMENT) else None
+        if split is None:
+            q = Independent(fn, len(fn.batch_shape)) if fn.batch_shape else fn
+        else:
+            q = fn
         relaxed = estimator.trainable() is not None
 
-        def cost(values: Tensor) -> Tensor:  # [S, *site shape] -> [S]
+        def cost(values: Tensor) -> Tensor:  # [S, *site shape] -> [S] or [S, *batch]
             context = pyro.validation_enabled(False) if relaxed else contextlib.nullcontext()
             with context:
-                return torch.stack([self.run({**drawn, name: value}) for value in values])
+                return torch.stack([self.run({**drawn, name: v}, split) for v in values])
 
         wrt = [t for t in parameter_tensors(q) if t.requires_grad]
         self.elbo._learned.append((name, estimator, wrt))
-        return expectation(cost, q, estimator, self.elbo.num_samples)
+        value = expectation(cost, q, estimator, self.elbo.num_samples)
+        if split is None:
+            return value
+        # the shared term entered every element's value: count it once
+        excess = (split.count - 1) * torch.stack(split.shared).mean()
+        return value.sum() - excess
+
+
+_PER_ELEMENT = (ScoreFunction, ARM, DisARM)
+"""Estimators whose per-element gradient stays unbiased with a cost that depends on
+the other elements too (a score times any cost of independent draws; DisARM's
+antithetic pairs drawn for all elements at once, as in its multivariate form)."""
+
+
+def _plates_of(site: Any, fn: Distribution) -> _Split | None:
+    """The split of a site whose batch dimensions are all plates, else ``None``."""
+    shape = fn.batch_shape
+    frames = [f for f in site["cond_indep_stack"] if f.vectorized and f.dim is not None]
+    dims = {f.dim: f for f in frames}
+    if not frames or any(
+        size != 1 and (d not in dims or dims[d].size != size)
+        for d, size in zip(range(-len(shape), 0), shape, strict=True)
+    ):
+        return None
+    if any(-f.dim > len(shape) for f in frames):
+        return None
+    return _Split(frozenset(f.name for f in frames), tuple(dims), shape)
