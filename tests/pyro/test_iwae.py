@@ -21,6 +21,7 @@ import torch
 from pyro.infer import SVI
 from torch import Tensor
 
+from reparam import iwae_bound
 from reparam.bounds import Gradient
 from reparam.lab import LinearGaussian
 from reparam.pyro import ImportanceWeightedELBO
@@ -157,3 +158,39 @@ def test_a_site_computed_from_an_earlier_one_is_refused_for_stl_and_dreg() -> No
 def test_an_unknown_gradient_is_refused() -> None:
     with pytest.raises(ValueError, match="gradient must be one of"):
         ImportanceWeightedELBO(2, "sticking")  # type: ignore[arg-type]
+
+
+XS = torch.tensor([1.5, -0.4, 0.7], dtype=torch.float64)
+
+
+def plated_model(x: Tensor, p: dict[str, Tensor]) -> None:
+    with pyro.plate("data", x.shape[0]):
+        z = pyro.sample("z", dist.Normal(p["mu"], torch.ones_like(p["mu"])))
+        pyro.sample("x", dist.Normal(z, p["s"]), obs=x)
+
+
+def plated_guide(x: Tensor, p: dict[str, Tensor]) -> None:
+    with pyro.plate("data", x.shape[0]):
+        pyro.sample("z", dist.Normal(p["a"] * x + p["b"], p["c"]))
+
+
+def per_point_bound(p: dict[str, Tensor], k: int, choice: Gradient) -> Tensor:
+    q = dist.Normal(p["a"] * XS + p["b"], p["c"])
+
+    def log_joint(z: Tensor) -> Tensor:
+        return dist.Normal(p["mu"], 1.0).log_prob(z) + dist.Normal(z, p["s"]).log_prob(XS)
+
+    return iwae_bound(log_joint, q, k, choice).sum()
+
+
+@pytest.mark.parametrize("vectorize", [True, False], ids=["vectorized", "sequential"])
+@pytest.mark.parametrize("choice", ["standard", "stl", "dreg"])
+def test_one_bound_per_data_point_as_iwae_bound_gives(choice: Gradient, vectorize: bool) -> None:
+    p, q = leaves(PROBLEM), leaves(PROBLEM)
+    torch.manual_seed(7)
+    elbo = ImportanceWeightedELBO(5, choice, max_plate_nesting=1, vectorize_particles=vectorize)
+    loss = elbo.differentiable_loss(plated_model, plated_guide, XS, p)
+    torch.manual_seed(7)
+    bound = per_point_bound(q, 5, choice)
+    torch.testing.assert_close(-loss, bound, rtol=0, atol=1e-12)
+    torch.testing.assert_close(gradient(-loss, p), gradient(bound, q), rtol=0, atol=1e-12)

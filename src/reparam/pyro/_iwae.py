@@ -17,8 +17,11 @@ normalised weight ``v_i``, the doubly reparameterized gradient of Tucker et al.
 (2019), unbiased for ``grad L_K``. The model's parameters get the standard
 gradient in all three cases.
 
-One bound for the whole program: as in Pyro's ``RenyiELBO``, the weights are
-those of whole runs (every plate included), not one per data point.
+One bound per data point, as in Pyro's ``RenyiELBO``: the weights are kept
+per element of the plates that every site shares (a data plate in a model
+whose latents are all local), and summed over the other plates; the objective
+is the sum of the elements' bounds. A model with a global latent therefore
+gets one bound for the whole batch.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any
 import torch
 from pyro.infer import ELBO
 from pyro.infer.enum import get_importance_trace
+from pyro.infer.util import get_dependent_plate_dims
 from torch import Tensor
 
 from reparam.bounds._iwae import GRADIENTS, Gradient, _checked_count, _square_weights_on_path
@@ -109,36 +113,42 @@ class ImportanceWeightedELBO(ELBO):
         return float(loss.detach())
 
     def bound(self, model: Any, guide: Any, *args: Any, **kwargs: Any) -> Tensor:
-        """``log (1/K) sum_i w_i`` at one draw of the ``K`` particles (a scalar tensor)."""
+        """``sum_n log (1/K) sum_i w_in`` at one draw of the ``K`` particles (a scalar).
+
+        ``n`` runs over the elements of the plates that every site shares (one
+        bound per data point); other plates are summed into the weights.
+        """
         vectorized = self.vectorize_particles and self.num_particles > 1
         runs: list[tuple[Tensor, list[Site]]] = []
         for model_trace, guide_trace in self._get_traces(model, guide, args, kwargs):
             latents = self._checked_latents(guide_trace)
-            log_p = sum(
-                self._per_particle(s["log_prob"], vectorized) for s in sample_sites(model_trace)
-            )
-            log_q = sum(self._per_particle(self._log_q(s), vectorized) for s in latents)
-            runs.append((torch.as_tensor(log_p - log_q), latents))
+            summed = get_dependent_plate_dims(list(model_trace.nodes.values()))
+            log_p = [
+                self._reduce(s["log_prob"], summed, vectorized) for s in sample_sites(model_trace)
+            ]
+            log_q = [self._reduce(self._log_q(s), summed, vectorized) for s in latents]
+            runs.append((sum(log_p, torch.zeros(())) - sum(log_q, torch.zeros(())), latents))
         log_w = runs[0][0] if vectorized else torch.stack([log_w for log_w, _ in runs])
         if self.gradient == "dreg":
             _square_weights_of_runs(log_w, runs, vectorized)
-        return torch.logsumexp(log_w, dim=0) - math.log(self.num_particles)
+        return (torch.logsumexp(log_w, dim=0) - math.log(self.num_particles)).sum()
 
     def _log_q(self, site: Site) -> Tensor:
         return site["log_prob"] if self.gradient == "standard" else detached_log_prob(site)
 
-    def _per_particle(self, log_prob: Tensor, vectorized: bool) -> Tensor:
-        """A site's log-density summed to one number per particle: ``[K]`` or ``[]``."""
-        if not vectorized:
-            return log_prob.sum()
-        if log_prob.dim() != self.max_plate_nesting or log_prob.shape[0] != self.num_particles:
+    def _reduce(self, log_prob: Tensor, summed: list[int], vectorized: bool) -> Tensor:
+        """A site's log-density summed over the plates not every site shares (kept as size 1)."""
+        if vectorized and (
+            log_prob.dim() != self.max_plate_nesting or log_prob.shape[0] != self.num_particles
+        ):
             raise ValueError(
                 f"a site's log-density has shape {list(log_prob.shape)}, not [num_particles="
                 f"{self.num_particles}, ...] over max_plate_nesting={self.max_plate_nesting} "
                 "dimensions: declare every batch dimension with pyro.plate (or .to_event), "
                 "or pass vectorize_particles=False"
             )
-        return log_prob.reshape(self.num_particles, -1).sum(-1)
+        dims = [d for d in summed if -log_prob.dim() <= d]
+        return log_prob.sum(dims, keepdim=True) if dims else log_prob
 
     def _checked_latents(self, guide_trace: Any) -> list[Site]:
         latents = latent_sites(guide_trace)
@@ -158,19 +168,22 @@ def _square_weights_of_runs(
     log_w: Tensor, runs: list[tuple[Tensor, list[Site]]], vectorized: bool
 ) -> None:
     """DReG: the gradient reaching each latent value scaled by its particle's weight."""
-    if vectorized:
+    if vectorized:  # log_w: [K, *plates], aligned with every site's batch dimensions
         for site in runs[0][1]:
-            z = site["value"]
-            if z.requires_grad:
-                batch_ndims = z.dim() - site["fn"].event_dim
-                shaped = log_w.reshape(log_w.shape + (1,) * (batch_ndims - 1))
-                _square_weights_on_path(z, shaped, site["fn"].event_dim)
+            if site["value"].requires_grad:
+                _square_weights_on_path(site["value"], log_w, site["fn"].event_dim)
         return
-    weights = torch.softmax(log_w.detach(), dim=0)
+    weights = torch.softmax(log_w.detach(), dim=0)  # [K, *plates]
     for weight, (_, latents) in zip(weights, runs, strict=True):
         for site in latents:
-            if site["value"].requires_grad:
-                site["value"].register_hook(lambda grad, w=weight: grad * w)
+            z, event_dim = site["value"], site["fn"].event_dim
+            if z.requires_grad:
+                batch_dims = z.dim() - event_dim  # the plates z is not in are summed: size 1
+                own = weight.reshape(
+                    weight.shape[weight.dim() - batch_dims :] if batch_dims else ()
+                )
+                scale = own.reshape(own.shape + (1,) * event_dim)
+                z.register_hook(lambda grad, scale=scale: grad * scale)
 
 
 def _check_independent_parameters(latents: list[Site], gradient: str) -> None:
