@@ -18,10 +18,10 @@ For each objective: the variance of the gradient of the encoder's last layer
 (mean over its entries) over ``--replicates`` draws at fixed parameters, and the
 CPU seconds per ``loss_and_grads`` call (``SVI``'s step without the optimizer;
 interleaved medians, :mod:`_common`). For reference, the same computation in
-plain PyTorch with reparam: ``reparam.iwae_bound`` with one bound over the
-whole batch (Pyro's objective) and ``reparam.expectation`` over the batch as one
-variable; for the Bernoulli model also per data point (each data point its own
-variable and cost), which is what ``EstimatorELBO`` does not do.
+plain PyTorch with reparam: ``reparam.iwae_bound`` with one bound per data point
+(the objective of Pyro's ``RenyiELBO`` and of ``ImportanceWeightedELBO`` here)
+and ``reparam.expectation`` with each data point its own variable and cost (as
+``EstimatorELBO`` does for a site in a data plate) or the batch as one variable.
 
 The file is not named ``pyro.py``: run as a script, that name would shadow the
 ``pyro`` package it imports.
@@ -83,17 +83,17 @@ class VAE(nn.Module):
             pyro.sample("z", pdist.Normal(loc, scale).to_event(1))
 
     def log_joint(self, x: Tensor) -> Callable[[Tensor], Tensor]:
-        def log_joint(z: Tensor) -> Tensor:  # [k, batch, Z] -> [k]: one bound for the batch
-            prior = Normal(0.0, 1.0).log_prob(z).sum((-2, -1))
-            likelihood = Bernoulli(logits=self.decoder(z)).log_prob(x).sum((-2, -1))
+        def log_joint(z: Tensor) -> Tensor:  # [k, batch, Z] -> [k, batch]: one bound per point
+            prior = Normal(0.0, 1.0).log_prob(z).sum(-1)
+            likelihood = Bernoulli(logits=self.decoder(z)).log_prob(x).sum(-1)
             return prior + likelihood
 
         return log_joint
 
     def plain_loss(self, x: Tensor, k: int, gradient: reparam.bounds.Gradient) -> Tensor:
         loc, scale = self.posterior(x)
-        q = Independent(Normal(loc, scale), 2)
-        return -reparam.iwae_bound(self.log_joint(x), q, k, gradient)
+        q = Independent(Normal(loc, scale), 1)
+        return -reparam.iwae_bound(self.log_joint(x), q, k, gradient).sum()
 
 
 class BernoulliModel(nn.Module):

@@ -12,8 +12,13 @@ the shared terms spread (``EstimatorELBO``'s docstring), and RELAX the whole sit
 
 from __future__ import annotations
 
+import itertools
+
+import pyro
+import pyro.distributions as pdist
 import pytest
 import torch
+from pyro.infer import SVI
 from torch import Tensor
 
 from reparam import RELAX, DisARM, Estimator, ScoreFunction
@@ -97,3 +102,77 @@ def test_elbo_gradient_is_unbiased(estimator: str) -> None:
 def test_a_wrong_estimator_fails_the_same_check(wrong: Estimator) -> None:
     with pytest.raises(AssertionError, match="gradient off by"):
         assert_unbiased(estimates(wrong, seed=0), exact())
+
+
+def nested_values() -> dict[str, Tensor]:
+    return {
+        name: torch.tensor(value, dtype=torch.float64, requires_grad=True)
+        for name, value in {"phi1": 0.3, "phi2": -0.4, "c": 0.8}.items()
+    }
+
+
+def nested_model(p: dict[str, Tensor]) -> None:
+    b1 = pyro.sample("b1", pdist.Bernoulli(torch.tensor(0.4, dtype=torch.float64)))
+    b2 = pyro.sample("b2", pdist.Bernoulli(logits=1.0 * b1 - 0.5))
+    pyro.sample("x", pdist.Normal(b1 + 2.0 * b2, 1.0), obs=torch.tensor(1.2, dtype=torch.float64))
+
+
+def nested_guide(p: dict[str, Tensor]) -> None:
+    b1 = pyro.sample("b1", pdist.Bernoulli(logits=p["phi1"]))
+    pyro.sample("b2", pdist.Bernoulli(logits=p["phi2"] + p["c"] * b1))
+
+
+def nested_exact(p: dict[str, Tensor]) -> Tensor:
+    total = torch.zeros((), dtype=torch.float64)
+    for b1, b2 in itertools.product((0.0, 1.0), repeat=2):
+        v1, v2 = torch.tensor(b1, dtype=torch.float64), torch.tensor(b2, dtype=torch.float64)
+        q1 = pdist.Bernoulli(logits=p["phi1"]).log_prob(v1)
+        q2 = pdist.Bernoulli(logits=p["phi2"] + p["c"] * v1).log_prob(v2)
+        log_p = (
+            pdist.Bernoulli(torch.tensor(0.4, dtype=torch.float64)).log_prob(v1)
+            + pdist.Bernoulli(logits=v1 - 0.5).log_prob(v2)
+            + pdist.Normal(v1 + 2.0 * v2, 1.0).log_prob(torch.tensor(1.2, dtype=torch.float64))
+        )
+        total = total + (q1 + q2).exp() * (log_p - q1 - q2)
+    return total
+
+
+def test_a_site_inside_another_sites_cost_nests_and_stays_unbiased() -> None:
+    torch.manual_seed(0)
+    elbo = EstimatorELBO("score-loo", site_estimators={"b1": "disarm"}, num_samples=2)
+    rows = []
+    for _ in range(TRIALS):
+        p = nested_values()
+        value = -elbo.differentiable_loss(nested_model, nested_guide, p)
+        grads = torch.autograd.grad(value, list(p.values()))
+        rows.append(torch.cat([value.detach().reshape(1), torch.stack(grads)]))
+    p = nested_values()
+    value = nested_exact(p)
+    exact_row = torch.cat(
+        [value.detach().reshape(1), torch.stack(torch.autograd.grad(value, list(p.values())))]
+    )
+    assert isinstance(elbo.estimator_for("b1"), DisARM)
+    assert isinstance(elbo.estimator_for("b2"), ScoreFunction)
+    assert_unbiased(torch.stack(rows), exact_row)
+
+
+def test_svi_trains_a_bernoulli_guide_with_it() -> None:
+    pyro.clear_param_store()
+    torch.manual_seed(0)
+
+    def model() -> None:
+        b = pyro.sample("b", pdist.Bernoulli(torch.tensor(0.5)))
+        pyro.sample("x", pdist.Normal(3.0 * b, 1.0), obs=torch.tensor(3.0))
+
+    def guide() -> None:
+        logit = pyro.param("logit", torch.tensor(0.0))
+        pyro.sample("b", pdist.Bernoulli(logits=logit))
+
+    svi = SVI(
+        model, guide, pyro.optim.Adam({"lr": 0.1}), loss=EstimatorELBO("disarm", num_samples=4)
+    )
+    for _ in range(100):
+        svi.step()
+    # the posterior puts p(b = 1 | x) = 1 / (1 + exp(-4.5)) on b = 1
+    assert pyro.param("logit").item() > 2.0
+    pyro.clear_param_store()
