@@ -1,7 +1,11 @@
 """reparam beside Pyro: its distributions in Pyro programs, and ELBOs Pyro lacks.
 
 Needs Pyro (``pip install "reparam[pyro]"``); nothing else in reparam imports
-this package, so without Pyro every other part works unchanged.
+this package, so without Pyro every other part works unchanged. It is a
+top-level subpackage, ``reparam.pyro``, rather than under a ``contrib`` folder:
+it is the one integration, kept as its users name it, and it sits above the
+core (it imports the distributions, bounds and estimators; they never import
+it). ``reparam.strict`` knows Pyro without importing it (``reparam.safety._pyro``).
 
 * :mod:`reparam.pyro.distributions`: every distribution of
   :mod:`reparam.distributions` as a Pyro distribution, for ``pyro.sample`` in
