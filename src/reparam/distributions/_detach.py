@@ -29,12 +29,10 @@ Where none applies, :class:`NotDetachableError` names the class and the fix.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-import torch
 from torch.distributions import (
     Beta,
     Categorical,
@@ -50,8 +48,8 @@ from torch.distributions import (
 )
 from torch.distributions import MixtureSameFamily as TorchMixtureSameFamily
 from torch.distributions import VonMises as TorchVonMises
-from torch.distributions.utils import lazy_property
 
+from reparam.distributions._rebuild import by_argument_names, same_arguments, without_parameters
 from reparam.distributions._truncated_normal import TruncatedNormal
 from reparam.distributions._von_mises_fisher import VonMisesFisher
 
@@ -102,11 +100,11 @@ def detach_parameters(dist: Distribution) -> Distribution:
     cls = type(dist)
     for known in cls.__mro__:
         rule = RULES.get(known)
-        if rule is not None and _same_arguments(cls, known):
+        if rule is not None and same_arguments(cls, known):
             return rule(dist, cls)
-    if _without_parameters(dist):
+    if without_parameters(dist):
         return dist
-    rebuilt = _by_argument_names(dist)
+    rebuilt = by_argument_names(dist)
     if rebuilt is not None:
         return rebuilt
     raise NotDetachableError(
@@ -117,95 +115,6 @@ def detach_parameters(dist: Distribution) -> Distribution:
         "distribution rebuilt from its parameters' .detach(), or use gradient='standard', "
         "which needs no detached copy"
     )
-
-
-def _without_parameters(dist: Distribution) -> bool:
-    """No ``arg_constraints`` and nothing held that carries a gradient: nothing to stop."""
-    try:
-        if dist.arg_constraints:
-            return False
-    except NotImplementedError:
-        return False
-    return not any(
-        isinstance(v, Distribution) or (isinstance(v, torch.Tensor) and v.requires_grad)
-        for v in vars(dist).values()
-    )
-
-
-def _same_arguments(cls: type, known: type) -> bool:
-    """Whether ``cls``'s constructor takes exactly the arguments of ``known``'s."""
-    if cls.__init__ is known.__init__:  # type: ignore[misc]
-        return True
-    try:
-        ours = inspect.signature(cls.__init__)  # type: ignore[misc]
-        theirs = inspect.signature(known.__init__)  # type: ignore[misc]
-    except (TypeError, ValueError):
-        return False
-    return [(p.name, p.kind) for p in ours.parameters.values()] == [
-        (p.name, p.kind) for p in theirs.parameters.values()
-    ]
-
-
-def _by_argument_names(dist: Distribution) -> Distribution | None:
-    """``type(dist)(**detached parameters)``, or ``None`` where the constructor does not fit.
-
-    The parameters are the ``arg_constraints`` the constructor names, read as
-    attributes or properties; a ``lazy_property`` (one of ``probs``/``logits``,
-    derived from the other) only where ``dist`` holds it. Where the constructor
-    refuses alternatives together, each optional one is tried alone, ``logits``
-    first. Required constructor arguments that are not parameters are passed as
-    ``dist`` holds them.
-    """
-    cls = type(dist)
-    try:
-        signature = inspect.signature(cls.__init__)
-        names = list(dist.arg_constraints)
-    except (TypeError, ValueError, NotImplementedError):
-        return None
-    accepted = {
-        name: p
-        for name, p in list(signature.parameters.items())[1:]
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-    }
-    state = vars(dist)
-    parameters: dict[str, Any] = {}
-    for name in names:
-        lazy = isinstance(getattr(cls, name, None), lazy_property)
-        if name in accepted and (name in state if lazy else hasattr(dist, name)):
-            parameters[name] = getattr(dist, name)
-    if not parameters:
-        return None
-    others: dict[str, Any] = {}
-    for name, p in accepted.items():
-        if name not in parameters and p.default is p.empty:
-            held = getattr(dist, name, None)
-            if held is None or isinstance(held, Distribution):  # a Distribution keeps its grads
-                return None
-            others[name] = held
-    optional = sorted(
-        (n for n in parameters if accepted[n].default is None), key=lambda n: n != "logits"
-    )
-    required = {n: v for n, v in parameters.items() if n not in optional}
-    attempts = [parameters] + [{**required, n: parameters[n]} for n in optional]
-    for attempt in attempts if len(optional) > 1 else attempts[:1]:
-        rebuilt = _construct(cls, {**others, **attempt}, "validate_args" in accepted)
-        if rebuilt is not None and (rebuilt.batch_shape, rebuilt.event_shape) == (
-            dist.batch_shape,
-            dist.event_shape,
-        ):
-            return rebuilt
-    return None
-
-
-def _construct(cls: Any, arguments: dict[str, Any], validate: bool) -> Distribution | None:
-    detached = {k: v.detach() if isinstance(v, torch.Tensor) else v for k, v in arguments.items()}
-    if validate:
-        detached["validate_args"] = False
-    try:
-        rebuilt = cls(**detached)
-    except (TypeError, ValueError):
-        return None
-    return rebuilt if isinstance(rebuilt, Distribution) else None
 
 
 def _normal(d: Distribution, cls: Any) -> Distribution:

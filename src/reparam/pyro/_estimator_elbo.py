@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import pyro
@@ -55,9 +54,10 @@ from pyro.poutine.messenger import Messenger
 from pyro.poutine.runtime import NonlocalExit
 from pyro.poutine.util import prune_subsample_sites, site_is_subsample
 from torch import Tensor
-from torch.distributions import Distribution, Independent
+from torch.distributions import Independent
 
-from reparam.estimators import ARM, DisARM, Estimator, ScoreFunction, expectation, resolve_estimator
+from reparam.estimators import Estimator, expectation, resolve_estimator
+from reparam.pyro._plates import PER_ELEMENT, Split, plates_of
 from reparam.pyro._sites import latent_sites, parameter_tensors, sample_sites
 
 
@@ -161,47 +161,6 @@ class _Fix(Messenger):
             msg["done"] = True
 
 
-@dataclass
-class _Split:
-    """Per-element costs of an estimated site in plates (see ``EstimatorELBO``).
-
-    ``dims``: the plate dimensions of the site's batch shape ``shape`` (negative,
-    counted from the right); ``frames``: those plates' names; ``shared``: the
-    shared (global) term of every run so far, for the value's correction.
-    """
-
-    frames: frozenset[str]
-    dims: tuple[int, ...]
-    shape: torch.Size
-    shared: list[Tensor] = field(default_factory=list)
-
-    @property
-    def count(self) -> int:
-        return self.shape.numel()
-
-    def local(self, site: Any) -> Tensor | None:
-        """The site's log-density summed to the plates' layout, or ``None`` (a shared term)."""
-        names = {f.name for f in site["cond_indep_stack"]}
-        if not self.frames <= names:
-            return None
-        log_prob = site["log_prob"]
-        keep = set(self.dims)
-        summed = [d for d in range(-log_prob.dim(), 0) if d not in keep]
-        reduced = log_prob.sum(summed, keepdim=True) if summed else log_prob
-        extra = reduced.dim() - len(self.shape)
-        return reduced.reshape(reduced.shape[extra:]) if extra > 0 else reduced
-
-    def cost(self, local: Tensor, shared: Tensor) -> Tensor:
-        """``local + shared`` per element; the shared term's path divided among them.
-
-        Summed over the elements, the pathwise gradient of the shared term counts
-        once; each element's score still sees the whole cost.
-        """
-        self.shared.append(shared.detach())
-        spread = shared.detach() + (shared - shared.detach()) / self.count
-        return (local + spread).expand(self.shape)
-
-
 class _Program:
     """One step's model and guide, run again for every cost an estimator asks for."""
 
@@ -209,7 +168,7 @@ class _Program:
         self.elbo, self.model, self.guide = elbo, model, guide
         self.args, self.kwargs = args, kwargs
 
-    def run(self, fixed: Mapping[str, Tensor], split: _Split | None = None) -> Tensor:
+    def run(self, fixed: Mapping[str, Tensor], split: Split | None = None) -> Tensor:
         """``log p(x, z) - log q(z)`` of one run with the sites in ``fixed`` set.
 
         A scalar, or with ``split`` one cost per element of the split site.
@@ -255,7 +214,7 @@ class _Program:
             if s["type"] == "sample" and not site_is_subsample(s)
         }
         estimator = self.elbo.estimator_for(name)
-        split = _plates_of(site, fn) if isinstance(estimator, _PER_ELEMENT) else None
+        split = plates_of(site, fn) if isinstance(estimator, PER_ELEMENT) else None
         if split is None:
             q = Independent(fn, len(fn.batch_shape)) if fn.batch_shape else fn
         else:
@@ -275,24 +234,3 @@ class _Program:
         # the shared term entered every element's value: count it once
         excess = (split.count - 1) * torch.stack(split.shared).mean()
         return value.sum() - excess
-
-
-_PER_ELEMENT = (ScoreFunction, ARM, DisARM)
-"""Estimators whose per-element gradient stays unbiased with a cost that depends on
-the other elements too (a score times any cost of independent draws; DisARM's
-antithetic pairs drawn for all elements at once, as in its multivariate form)."""
-
-
-def _plates_of(site: Any, fn: Distribution) -> _Split | None:
-    """The split of a site whose batch dimensions are all plates, else ``None``."""
-    shape = fn.batch_shape
-    frames = [f for f in site["cond_indep_stack"] if f.vectorized and f.dim is not None]
-    dims = {f.dim: f for f in frames}
-    if not frames or any(
-        size != 1 and (d not in dims or dims[d].size != size)
-        for d, size in zip(range(-len(shape), 0), shape, strict=True)
-    ):
-        return None
-    if any(-f.dim > len(shape) for f in frames):
-        return None
-    return _Split(frozenset(f.name for f in frames), tuple(dims), shape)
