@@ -108,12 +108,12 @@ def detach_parameters(dist: Distribution) -> Distribution:
     if rebuilt is not None:
         return rebuilt
     raise NotDetachableError(
-        f"cannot rebuild {cls.__name__} with detached parameters: its constructor does not "
-        "take its parameters (arg_constraints) by name, and neither it nor a base class "
-        f"with the same constructor has a rule (supported: {', '.join(c.__name__ for c in RULES)}"
-        f"). Define a method {cls.__name__}.detach_parameters(self) returning the "
-        "distribution rebuilt from its parameters' .detach(), or use gradient='standard', "
-        "which needs no detached copy"
+        f"cannot rebuild {cls.__name__} with detached parameters: no rule for that class "
+        "(nor for a base class with the same constructor), and its constructor does not "
+        f"take its parameters (arg_constraints) by name (rules: "
+        f"{', '.join(c.__name__ for c in RULES)}). Define a method "
+        f"{cls.__name__}.detach_parameters(self) returning the distribution rebuilt from "
+        "its parameters' .detach(), or use gradient='standard', which needs no detached copy"
     )
 
 
