@@ -1,4 +1,4 @@
-"""The project's test command: lint, type-check, then the test suite.
+"""The project's test command: lint, type-check, build the docs, then the test suite.
 
 Run it with the project's environment, e.g. ``.venv/bin/python scripts/check.py``.
 Extra arguments go to pytest (``scripts/check.py -m "not slow"``).
@@ -9,15 +9,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 
 
 def main(pytest_args: list[str]) -> int:
     python = sys.executable
     workers = "2" if (os.cpu_count() or 1) >= 2 else "0"
+    code_dirs = ["src", "tests", "benchmarks", "scripts", "examples", "docs"]
+    site = tempfile.mkdtemp(prefix="reparam-docs-")
     steps = [
-        [python, "-m", "ruff", "check", "src", "tests", "benchmarks", "scripts"],
-        [python, "-m", "ruff", "format", "--check", "src", "tests", "benchmarks", "scripts"],
+        [python, "-m", "ruff", "check", *code_dirs],
+        [python, "-m", "ruff", "format", "--check", *code_dirs],
         [python, "-m", "mypy"],
+        # the documentation site, warnings as errors, and every public name in it
+        [python, "scripts/docs.py", "--out", site],
         [python, "-m", "pytest", "-n", workers, "--doctest-modules", "src", "tests", *pytest_args],
     ]
     for step in steps:

@@ -42,7 +42,7 @@ class RunLock:
 
     @classmethod
     def acquire(cls, folder: str | Path) -> RunLock:
-        """Create ``folder`` if needed and lock it, or raise :class:`RunFolderError`.
+        """Create ``folder`` if needed and lock it, or raise :class:`~reparam.training.run_folder.RunFolderError`.
 
         The error names the holder when another process has the lock, and says
         why when the folder cannot be created or written.
@@ -69,6 +69,7 @@ class RunLock:
         return cls(path, descriptor)
 
     def release(self) -> None:
+        """Unlock and close the lock file (a second call does nothing)."""
         if self._descriptor is not None:
             os.close(self._descriptor)  # closing the descriptor releases the flock
             self._descriptor = None
