@@ -84,8 +84,10 @@ def main() -> None:
         kappa = q.concentration
         codes = q.loc
     print(f"concentrations: median {kappa.median().item():.1f}, max {kappa.max().item():.1f}")
-    print(f"codes on the sphere: norms {codes.norm(dim=-1).min().item():.6f} to "
-          f"{codes.norm(dim=-1).max().item():.6f}")
+    print(
+        f"codes on the sphere: norms {codes.norm(dim=-1).min().item():.6f} to "
+        f"{codes.norm(dim=-1).max().item():.6f}"
+    )
 
 
 if __name__ == "__main__":
