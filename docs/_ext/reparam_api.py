@@ -146,14 +146,16 @@ class ReparamAPI(SphinxDirective):
 def register_aliases(app: Sphinx, env: BuildEnvironment) -> list[str]:
     """Point each re-exported path at its home's entry, as a Python-domain alias."""
     domain: Any = env.get_domain("py")
+    documented = list(domain.objects.items())
     for alias, (home, _) in env.reparam_aliases.items():  # type: ignore[attr-defined]
-        target = domain.objects.get(home)
-        if target is None:
-            continue  # the home page is missing: the reference to it warns
-        if alias not in domain.objects:
-            domain.objects[alias] = ObjectEntry(
-                target.docname, target.node_id, target.objtype, aliased=True
-            )
+        # the object itself and, for a class, each of its documented members
+        for name, target in documented:
+            if name == home or name.startswith(home + "."):
+                path = alias + name[len(home) :]
+                if path not in domain.objects:
+                    domain.objects[path] = ObjectEntry(
+                        target.docname, target.node_id, target.objtype, aliased=True
+                    )
     return []
 
 

@@ -33,4 +33,4 @@ from reparam.estimators.registry import *  # noqa: F403
 from reparam.safety import GradientCutError as GradientCutError
 from reparam.safety import strict as strict
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
