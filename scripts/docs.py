@@ -37,11 +37,16 @@ def inventory_names(site: Path) -> set[str]:
 
 def check_site(site: Path) -> list[str]:
     """The problems with a built site: missing entries and undocumented names."""
-    from public_api import missing_entries, undocumented
+    from public_api import missing_entries, undocumented, unlisted_modules
 
     names = inventory_names(site)
     problems = [f"no entry in the API reference: {p}" for p in missing_entries(names)]
     problems += [f"no docstring: {p}" for p in undocumented()]
+    problems += [
+        f"no API page: {m} (add it to MODULES in docs/_ext/public_api.py and a page "
+        f"docs/api/<name>.rst with '.. reparam-api:: {m}' to docs/api/index.md)"
+        for m in unlisted_modules()
+    ]
     return problems
 
 

@@ -102,3 +102,8 @@ def test_each_object_has_one_home_and_the_top_level_links_to_it() -> None:
 def test_every_public_name_of_reparam_is_documented() -> None:
     pytest.importorskip("sphinx")
     assert public_api.undocumented() == []
+
+
+def test_every_public_module_of_reparam_has_a_page_or_a_reason() -> None:
+    assert public_api.unlisted_modules() == []
+    assert public_api.unlisted_modules(public_api.MODULES[1:]) == [public_api.MODULES[0]]
