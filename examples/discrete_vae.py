@@ -36,6 +36,8 @@ def synthetic_images(patterns: Tensor, n: int, generator: torch.Generator) -> Te
 class DiscreteVAE(nn.Module):
     """``latent_dim`` Bernoulli(1/2) codes; linear encoder and decoder (the DisARM paper's)."""
 
+    prior_logits: Tensor  # a buffer of zeros: Bernoulli(1/2)
+
     def __init__(self, data_dim: int, latent_dim: int = 16) -> None:
         super().__init__()
         self.encoder = nn.Linear(data_dim, latent_dim)

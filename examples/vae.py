@@ -20,6 +20,7 @@ Run it::
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -51,6 +52,8 @@ def load_data(args: argparse.Namespace, generator: torch.Generator) -> tuple[Ten
 class VAE(nn.Module):
     """Gaussian codes, Bernoulli pixels, one-hidden-layer MLPs both ways."""
 
+    zeros: Tensor  # a buffer: moves with the model's device and dtype
+
     def __init__(self, data_dim: int, latent_dim: int = 8, hidden: int = 128) -> None:
         super().__init__()
         self.encoder = nn.Sequential(
@@ -80,7 +83,8 @@ class VAE(nn.Module):
         reconstruction = reparam.expectation(lambda z: self.log_likelihood(x, z), q, "pathwise")
         return reconstruction - kl_divergence(q, self.prior())
 
-    def log_joint(self, x: Tensor) -> reparam.bounds.LogJoint:
+    def log_joint(self, x: Tensor) -> Callable[[Tensor], Tensor]:
+        """``log p(x, z)`` as a function of codes ``[k, B, latent_dim]``: ``[k, B]``."""
         return lambda z: self.prior().log_prob(z) + self.log_likelihood(x, z)
 
     def iwae(self, x: Tensor, k: int, gradient: reparam.bounds.Gradient = "dreg") -> Tensor:
