@@ -39,7 +39,7 @@ extensions = [
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "_ext", "README.md"]
+exclude_patterns = ["_build", "_ext"]
 root_doc = "index"
 
 # Guides in Markdown: $...$ and $$...$$ math, ::: fences, heading anchors for links.
@@ -88,9 +88,6 @@ nitpick_ignore_regex = [
 html_theme = "furo"
 html_title = f"reparam {release}"
 html_static_path: list[str] = []
-html_theme_options = {
-    "source_repository": "",
-    "navigation_with_keys": True,
-}
+html_theme_options = {"navigation_with_keys": True}
 pygments_style = "friendly"
 pygments_dark_style = "monokai"
