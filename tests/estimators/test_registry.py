@@ -228,6 +228,7 @@ def run_on(copy: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_new_module_and_its_registry_lines_are_all_a_new_estimator_needs(
     tmp_path: Path,
 ) -> None:

@@ -81,10 +81,10 @@ def run(args: argparse.Namespace) -> int:
     if args.problem is None:
         names = ", ".join([*PROBLEMS, _lab_iwae.NAME])
         raise UsageError(f"--problem is required; choose one of: {names}")
-    if args.problem == _lab_iwae.NAME:
-        return _lab_iwae.run(args)
-    problem = get_problem(args.problem, k=args.k)
     try:
+        if args.problem == _lab_iwae.NAME:
+            return _lab_iwae.run(args)
+        problem = get_problem(args.problem, k=args.k)
         result = compare_problem(
             problem, args.estimators, num_samples=args.samples, trials=args.trials, seed=args.seed
         )
@@ -122,6 +122,8 @@ def _too_large(args: argparse.Namespace, error: TooLargeError) -> str:
     """The memory refusal in the options' words."""
     if args.trials is not None and args.trials == error.trials:
         sizes = f"--samples {error.num_samples} with --trials {args.trials}"
+    elif args.problem == _lab_iwae.NAME:
+        sizes = f"--samples {error.num_samples} with the default --trials {error.trials}"
     else:
         sizes = f"--samples {error.num_samples} (timed on a batch of {error.trials} trials)"
     return (

@@ -62,6 +62,25 @@ def bytes_needed(problem: Problem, num_samples: int, trials: int | None) -> int:
     return COPIES * itemsize * per_draw * num_samples * trials_per_call(trials)
 
 
+IWAE_COPIES = 2
+"""Numbers held per importance sample of the IWAE study, at least: the draw ``z`` and
+its log weight, both ``[trials, k]`` float64 while the bound is formed."""
+
+
+def check_iwae_memory(num_samples: int, trials: int, limit: int | None = None) -> None:
+    """Raise :class:`TooLargeError` if the IWAE study's largest ``k`` cannot fit.
+
+    >>> check_iwae_memory(10**8, 4000, limit=10**12)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    reparam.lab._memory.TooLargeError: num_samples=100000000 with 4000 trials per call needs ...
+    """
+    limit = memory_limit() if limit is None else limit
+    needed = IWAE_COPIES * 8 * num_samples * trials
+    if limit is not None and needed > limit:
+        raise TooLargeError(num_samples, trials, needed, limit)
+
+
 def check_memory(
     problem: Problem, num_samples: int, trials: int | None, limit: int | None = None
 ) -> None:
