@@ -26,6 +26,7 @@ import os
 import shutil
 import subprocess
 import sys
+import typing
 from pathlib import Path
 from types import ModuleType
 
@@ -170,7 +171,15 @@ def test_the_exports_follow_from_the_estimator_modules_all() -> None:
         cls = type(factory())
         assert cls.__name__ in sys.modules[cls.__module__].__all__, name
     public = {name for name in vars(registry_module) if not name.startswith("_")}
-    assert public == listed | {"ESTIMATORS", "resolve_estimator", "applicable_estimators"}
+    own = {"ESTIMATORS", "EstimatorName", "resolve_estimator", "applicable_estimators"}
+    assert public == listed | own
+
+
+def test_the_literal_type_of_names_lists_exactly_the_registry() -> None:
+    """``EstimatorName`` (for IDE completion) cannot follow the registry by itself."""
+    assert list(typing.get_args(reparam.EstimatorName)) == list(ESTIMATORS)
+    signature = inspect.signature(reparam.expectation)
+    assert "EstimatorName" in str(signature.parameters["estimator"].annotation)
 
 
 TOY_MODULE = '''"""A toy estimator: the score function under a name of its own."""

@@ -12,13 +12,13 @@ from torch.distributions import Distribution
 from reparam.estimators._base import Cost, Estimator
 from reparam.estimators._errors import EstimatorError, UnsupportedDistributionError
 from reparam.estimators._finite import finite_check
-from reparam.estimators.registry import applicable_estimators, resolve_estimator
+from reparam.estimators.registry import EstimatorName, applicable_estimators, resolve_estimator
 
 
 def expectation(
     f: Cost,
     dist: Distribution,
-    estimator: str | Estimator = "pathwise",
+    estimator: EstimatorName | Estimator = "pathwise",
     num_samples: int = 1,
     *,
     check_finite: bool | None = None,
@@ -89,7 +89,7 @@ def per_sample_gradients(
     f: Cost,
     dist: Distribution,
     params: Sequence[Tensor],
-    estimator: str | Estimator = "pathwise",
+    estimator: EstimatorName | Estimator = "pathwise",
     num_samples: int = 1,
     *,
     check_finite: bool | None = None,
@@ -122,7 +122,9 @@ def per_sample_gradients(
     return tuple(torch.stack(bucket) for bucket in per_sample)
 
 
-def _checked(estimator: str | Estimator, dist: Distribution, num_samples: int) -> Estimator:
+def _checked(
+    estimator: EstimatorName | str | Estimator, dist: Distribution, num_samples: int
+) -> Estimator:
     """The resolved estimator, after checking ``dist`` and ``num_samples`` against it."""
     resolved = resolve_estimator(estimator)
     if not isinstance(dist, Distribution):

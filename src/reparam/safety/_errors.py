@@ -19,3 +19,11 @@ class GradientCutError(RuntimeError):
         self.reason = reason
         self.fix = fix
         super().__init__(f"{call} cuts the gradient to '{parameter}': {reason}. Fix: {fix}.")
+
+
+class GradientCheckError(RuntimeError):
+    """:func:`reparam.check_gradients` found a cut or wrong gradient; ``.check`` says which."""
+
+    def __init__(self, message: str, check: object) -> None:
+        self.check = check
+        super().__init__(message)

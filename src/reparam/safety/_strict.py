@@ -17,7 +17,9 @@ Inside ``with reparam.strict():``
   ``mean``, while ``std`` gets a zero gradient);
 * ``reparam.expectation`` with the pathwise estimator raises when ``f`` does not
   depend on its samples through a gradient path (see
-  :func:`reparam.safety.check_cost_path`).
+  :func:`reparam.safety.check_cost_path`), and ``reparam.iwae_bound`` when its
+  ``log_joint`` does not depend on its samples so (see
+  :func:`reparam.safety.check_log_joint_path`).
 
 It is implemented as a :class:`torch.overrides.TorchFunctionMode`, PyTorch's own
 mechanism for intercepting calls: nothing of torch is replaced, and outside the
@@ -35,8 +37,9 @@ the ``with`` block, a thread pool, ``DataLoader`` workers, which are processes)
 is not checked and never raises; enter ``strict()`` in each of them to check it
 there.
 
-Inside ``strict()`` the estimators also check the costs for nan and inf on every
-device, not only where it is free (see ``reparam.estimators._finite``).
+Inside ``strict()`` the estimators also check the costs, and ``iwae_bound`` its log
+joint, for nan and inf on every device, not only where it is free (see
+``reparam.estimators._finite``).
 """
 
 from __future__ import annotations
