@@ -44,7 +44,7 @@ class DiscreteVAE(nn.Module):
         self.decoder = nn.Linear(latent_dim, data_dim)
         self.register_buffer("prior_logits", torch.zeros(latent_dim))
 
-    def elbo(self, x: Tensor, estimator: str | reparam.Estimator) -> Tensor:
+    def elbo(self, x: Tensor, estimator: reparam.EstimatorName | reparam.Estimator) -> Tensor:
         """ELBO per example, ``[B]``, its value at exact codes; the gradient is ``estimator``'s."""
         logits = self.encoder(x)
         q = Independent(Bernoulli(logits=logits), 1)  # batch [B], event [latent_dim]

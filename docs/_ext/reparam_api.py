@@ -159,6 +159,30 @@ def register_aliases(app: Sphinx, env: BuildEnvironment) -> list[str]:
     return []
 
 
+def resolve_by_short_name(app: Sphinx, env: BuildEnvironment, node: Any, contnode: Any) -> Any:
+    """Resolve a Python reference that names exactly one documented object by its last parts.
+
+    A docstring refers to names of the module that defines it (``:data:`RUN_FILES```),
+    but a re-exported object is rendered on its home page, in another module's
+    context. Such a reference resolves when one documented object, and only one,
+    ends with it; otherwise it stays unresolved and warns.
+    """
+    if node.get("refdomain") != "py":
+        return None
+    target = node["reftarget"].lstrip(".~")
+    domain: Any = env.get_domain("py")
+    matches = {
+        name: entry
+        for name, entry in domain.objects.items()
+        if name.endswith("." + target) and not entry.aliased
+    }
+    if len(matches) != 1:
+        return None
+    ((name, _),) = matches.items()
+    found = domain.resolve_any_xref(env, node["refdoc"], app.builder, name, node, contnode)
+    return found[0][1] if found else None
+
+
 def init_env(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
     if not hasattr(env, "reparam_aliases"):
         env.reparam_aliases = {}  # type: ignore[attr-defined]
@@ -174,5 +198,6 @@ def setup(app: Sphinx) -> dict[str, object]:
     app.connect("env-before-read-docs", init_env)
     app.connect("env-purge-doc", purge)
     app.connect("env-updated", register_aliases)
+    app.connect("missing-reference", resolve_by_short_name)
     app.add_directive("reparam-api", ReparamAPI)
     return {"version": "1", "parallel_read_safe": False, "parallel_write_safe": True}

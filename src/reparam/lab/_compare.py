@@ -74,7 +74,7 @@ def compare(
         train_steps: an estimator with a learned part (``trainable()`` not ``None``,
             e.g. RELAX) is measured as given and, labelled ``"<name> (trained N
             steps)"``, after this many Adam steps (rate 1e-2) of its own
-            ``training_term`` on the problem, :data:`TRAIN_TRIALS` trials per step,
+            ``training_term`` on the problem, 64 trials per step (``TRAIN_TRIALS``),
             at each sample count; a copy is trained, the estimator given is not
             changed. 0: untrained only.
 

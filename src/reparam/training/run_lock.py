@@ -42,7 +42,7 @@ class RunLock:
 
     @classmethod
     def acquire(cls, folder: str | Path) -> RunLock:
-        """Create ``folder`` if needed and lock it, or raise :class:`~reparam.training.run_folder.RunFolderError`.
+        """Create ``folder`` if needed and lock it, or raise :class:`RunFolderError`.
 
         The error names the holder when another process has the lock, and says
         why when the folder cannot be created or written.
