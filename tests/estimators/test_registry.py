@@ -161,10 +161,12 @@ def test_an_estimator_that_is_registered_but_not_exported_fails_the_check() -> N
 def test_the_exports_follow_from_the_estimator_modules_all() -> None:
     """The mechanism itself: the registry's public names are its own three and the
     classes its estimator modules list, so nothing else reaches ``reparam``."""
+    # By the names sys.modules keys them by: other packages may put objects there
+    # that are no modules and have no __name__ (seen with a Cython extension).
     listed = {
         name
-        for module in sys.modules.values()
-        if module.__name__.startswith("reparam.estimators._") and hasattr(module, "__all__")
+        for module_name, module in list(sys.modules.items())
+        if module_name.startswith("reparam.estimators._") and hasattr(module, "__all__")
         for name in module.__all__
     }
     for name, factory in ESTIMATORS.items():
