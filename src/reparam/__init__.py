@@ -35,4 +35,4 @@ from reparam.safety import GradientCutError as GradientCutError
 from reparam.safety import check_gradients as check_gradients
 from reparam.safety import strict as strict
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

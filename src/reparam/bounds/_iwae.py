@@ -47,6 +47,7 @@ from reparam.safety import check_log_joint_path, is_strict
 LogJoint = Callable[[Tensor], Tensor]
 """``log p(x, z)``: samples ``[k, *batch_shape, *event_shape]`` -> ``[k, *batch_shape]``."""
 Gradient = Literal["standard", "stl", "dreg"]
+"""The estimator of the inference network's gradient: ``"standard"``, ``"stl"`` or ``"dreg"``."""
 GRADIENTS: tuple[str, ...] = get_args(Gradient)
 """The gradient choices of :func:`iwae_bound`."""
 

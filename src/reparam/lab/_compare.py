@@ -32,6 +32,7 @@ from reparam.lab._problems import get_problem
 from reparam.lab._results import Row, summarise
 
 DEFAULT_SAMPLES = (1, 4, 16, 64)
+"""The numbers of samples per estimate that :func:`compare` measures unless told."""
 DEFAULT_TRAIN_STEPS = 200
 """Training steps for an estimator's learned part (RELAX's control variate) before measuring."""
 TRAIN_TRIALS = 64
@@ -73,7 +74,7 @@ def compare(
         train_steps: an estimator with a learned part (``trainable()`` not ``None``,
             e.g. RELAX) is measured as given and, labelled ``"<name> (trained N
             steps)"``, after this many Adam steps (rate 1e-2) of its own
-            ``training_term`` on the problem, :data:`TRAIN_TRIALS` trials per step,
+            ``training_term`` on the problem, 64 trials per step (``TRAIN_TRIALS``),
             at each sample count; a copy is trained, the estimator given is not
             changed. 0: untrained only.
 

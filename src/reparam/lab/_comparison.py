@@ -33,7 +33,7 @@ class Comparison:
     """Rows per estimator x sample count x parameter, plus what could not be run.
 
     ``estimates[(estimator, num_samples)]`` holds the raw estimates ``[trials, P]``
-    (columns in the order of :attr:`parameters`).
+    (columns in the order of ``parameters``).
     """
 
     problem: str

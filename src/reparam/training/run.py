@@ -37,8 +37,8 @@ import torch
 
 from reparam.data.batches import num_batches, present
 from reparam.models import MODEL_FAMILIES
+from reparam.training._checks import SettingsError as SettingsError
 from reparam.training._checks import (
-    SettingsError,
     check_choice,
     check_flag,
     check_integer,
