@@ -65,7 +65,7 @@ nitpicky = True
 _EXTERNAL = (
     r"(torch|numpy|np|matplotlib|tqdm|typing|typing_extensions|collections|types|pathlib"
     r"|os|io|enum|dataclasses|argparse|contextlib|abc|threading|datetime|json|_io"
-    r"|concurrent|multiprocessing|functools)(\..*)?"
+    r"|concurrent|multiprocessing|functools|pyro)(\..*)?"
 )
 _BUILTINS = (
     r"(int|float|complex|str|bytes|bool|None|object|list|dict|tuple|set|frozenset|type"
@@ -79,8 +79,11 @@ _BUILTINS = (
 # Private names (a component starting with "_") have no page by design: a
 # reference to one (a private base class, a private module) renders as text.
 _PRIVATE = r"reparam(\.\w+)*\._\w+(\..*)?"
+# Type aliases of private modules, shown by their short name in signatures.
+_PRIVATE_ALIASES = r"SampleShape"
 nitpick_ignore_regex = [
     (r"py:.*", _PRIVATE),
+    (r"py:.*", _PRIVATE_ALIASES),
     (r"py:.*", _EXTERNAL),
     (r"py:.*", _BUILTINS),
 ]

@@ -37,6 +37,8 @@ MODULES: tuple[str, ...] = (
     "reparam.training.distributed",
     "reparam.training.monitor",
     "reparam.data",
+    "reparam.pyro",
+    "reparam.pyro.distributions",
     "reparam",
 )
 
