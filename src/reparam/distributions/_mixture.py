@@ -85,7 +85,12 @@ class MixtureSameFamily(torch.distributions.MixtureSameFamily):
     @constraints.dependent_property
     def support(self) -> constraints.Constraint:
         """The union of the components' supports (see :class:`_InSomeComponent`)."""
-        return _InSomeComponent(self.component_distribution.support)
+        base = self.component_distribution.support
+        if base is None:
+            raise NotImplementedError(
+                f"{type(self.component_distribution).__name__} has no support to check against"
+            )
+        return _InSomeComponent(base)
 
     def log_prob(self, x: Tensor) -> Tensor:
         if self._validate_args:
