@@ -78,3 +78,39 @@ def reflect(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """``(mirrored, a', b')`` with ``a' + b' <= 0``: ``[a', b'] = [-b, -a]`` where mirrored."""
     mirrored = (a + b) > 0
     return mirrored, torch.where(mirrored, -b, a), torch.where(mirrored, -a, b)
+
+
+def log_mills(t: Tensor) -> Tensor:
+    """``log int_0^inf exp(-t s - s^2/2) ds = log(sqrt(pi/2) erfcx(t / sqrt 2))``.
+
+    The Mills ratio ``(1 - Phi(t)) / phi(t)``, to full relative precision for any
+    ``t >= 0`` (``~ 1/t`` far out).
+
+    >>> round(float(log_mills(torch.tensor(1e4, dtype=torch.float64))), 9)  # ~ log(1e-4)
+    -9.210340382
+    """
+    return 0.5 * math.log(0.5 * math.pi) + torch.log(torch.special.erfcx(t / math.sqrt(2.0)))
+
+
+def log_partial_mass(t: Tensor, length: Tensor) -> Tensor:
+    """``log int_0^length exp(-t s - s^2/2) ds`` for ``t >= 0``, ``length >= 0`` (or ``inf``).
+
+    ``K(t) - exp(-t L - L^2/2) K(t + L)`` with ``K`` the Mills ratio: the second
+    term is a fraction ``< 1`` of the first, taken off by ``log1mexp``.
+    """
+    finite = length.isfinite() & (length > 0)
+    ell = torch.where(finite, length, 1.0)
+    log_ratio = -(t * ell + 0.5 * ell * ell) + log_mills(t + ell) - log_mills(t)
+    log_ratio = torch.where(finite, log_ratio, torch.where(length > 0, -math.inf, 0.0))
+    return log_mills(t) + log1mexp(torch.minimum(log_ratio, torch.zeros_like(log_ratio)))
+
+
+def tail_log_survival(y: Tensor, beta: Tensor, length: Tensor) -> Tensor:
+    """``log P(Y > y)`` for ``Y`` of density ``∝ exp(-beta y - y^2/2)`` on ``[0, length]``.
+
+    ``P(Y > y) = exp(-beta y - y^2/2) I(beta + y, length - y) / I(beta, length)``
+    with ``I`` of :func:`log_partial_mass`: in the distance from the bound, no
+    cancellation however far out ``beta`` is.
+    """
+    rest = log_partial_mass(beta + y, length - y) - log_partial_mass(beta, length)
+    return -(beta * y + 0.5 * y * y) + rest
