@@ -117,8 +117,8 @@ class TruncatedNormal(Distribution):
     >>> bool(((x >= 8) & (x <= 9)).all()), round(d.mean.item(), 4)
     (True, 8.1212)
     >>> wide = TruncatedNormal(0.0, 1e17, -1.0, 1.0, validate_args=True)  # uniform on [-1, 1]
-    >>> round(wide.variance.item(), 12), round(wide.log_prob(torch.tensor(0.5)).item(), 12)
-    (0.333333333333, -0.69314718056)
+    >>> round(wide.variance.item(), 7), round(wide.log_prob(torch.tensor(0.5)).item(), 7)
+    (0.3333333, -0.6931472)
     """
 
     arg_constraints = {  # noqa: RUF012
