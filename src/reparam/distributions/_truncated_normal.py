@@ -239,14 +239,20 @@ class TruncatedNormal(Distribution):
         out = self._quantile(torch.where(inside, u, 0.5))
         return torch.where(inside, out, math.nan)
 
+    def _needs_grad(self) -> bool:
+        params = (self.loc, self.scale, self.low, self.high)
+        return torch.is_grad_enabled() and any(t.requires_grad for t in params)
+
     def _quantile(self, u: Tensor) -> Tensor:
         p = self._parts()
-        with torch.no_grad():
-            rho = midpoint_icdf(u, p.c1, p.c2)
-            density = midpoint_density(rho, p.c1, p.c2)
-        cdf = midpoint_cdf(rho, p.c1, p.c2)
-        z_narrow = self._from_rho(p, rho - (cdf - cdf.detach()) / density)
-        z = torch.where(p.narrow, z_narrow, self._wide_quantile(p, u))
+        needs_grad = self._needs_grad()
+        rho = midpoint_icdf(u, p.c1, p.c2)
+        if needs_grad:  # drho/dc = -(dF/dc) / f, through the quadrature's F
+            density = midpoint_density(rho, p.c1, p.c2).detach()
+            cdf = midpoint_cdf(rho, p.c1, p.c2)
+            rho = rho - (cdf - cdf.detach()) / density
+        z_narrow = self._from_rho(p, rho)
+        z = torch.where(p.narrow, z_narrow, self._wide_quantile(p, u, needs_grad))
         low, high = p.low.detach(), p.high.detach()
         inside = torch.minimum(torch.maximum(z.detach(), low), high)
         return (z + (inside - z.detach())).to(self.loc.dtype)
@@ -275,7 +281,7 @@ class TruncatedNormal(Distribution):
         return beta, length, near
 
     @classmethod
-    def _wide_quantile(cls, p: _Parts, u: Tensor) -> Tensor:
+    def _wide_quantile(cls, p: _Parts, u: Tensor, needs_grad: bool) -> Tensor:
         """The quantile in log space with the implicit gradients ``dx/da``, ``dx/db``.
 
         In the tail regime Newton's method then solves ``log P(Y > y) = log u`` in the
@@ -310,10 +316,10 @@ class TruncatedNormal(Distribution):
         finite_a = torch.where(a.isfinite(), a, 0.0)
         finite_b = torch.where(b.isfinite(), b, 0.0)
         x_t = attach_gradient(x, [(dx_da, finite_a), (dx_db, finite_b)])
-        return torch.where(p.tail, cls._tail_sample(p, y), p.loc + p.scale * x_t)
+        return torch.where(p.tail, cls._tail_sample(p, y, needs_grad), p.loc + p.scale * x_t)
 
     @classmethod
-    def _tail_sample(cls, p: _Parts, y: Tensor) -> Tensor:
+    def _tail_sample(cls, p: _Parts, y: Tensor, needs_grad: bool) -> Tensor:
         """``near -+ scale y`` with ``y``'s implicit gradients in ``beta`` and ``length``.
 
         ``log S(y; beta, L) = log u`` with ``S = P(Y > y)`` gives
@@ -324,6 +330,8 @@ class TruncatedNormal(Distribution):
         two normalised densities at the far end. No term cancels as ``beta`` grows.
         """
         beta, length, near = cls._tail_coordinates(p)
+        if not needs_grad:
+            return torch.where(p.mirrored, near + p.scale * y, near - p.scale * y)
         with torch.no_grad():
             b, ell = beta.detach(), length.detach()
             rest = ell - y
