@@ -75,6 +75,7 @@ from reparam.distributions._normal_tails import (
     log_normal_density,
     log_partial_mass,
     tail_log_survival,
+    tail_mean,
     times_density,
 )
 from reparam.distributions._shapes import SampleShape
@@ -243,16 +244,32 @@ class TruncatedNormal(Distribution):
         params = (self.loc, self.scale, self.low, self.high)
         return torch.is_grad_enabled() and any(t.requires_grad for t in params)
 
+    @staticmethod
+    def _present(p: _Parts) -> tuple[bool, bool, bool]:
+        """Which regimes (narrow, tail, closed-form) the batch holds, so that per-sample work
+        is done for those alone: one read of three flags in eager mode (a synchronisation
+        on a GPU); compiled, every regime is computed and selected, with no host read."""
+        if torch.compiler.is_compiling():
+            return True, True, True
+        flags = torch.stack([p.narrow.any(), p.tail.any(), (~(p.narrow | p.tail)).any()])
+        narrow, tail, closed = flags.tolist()
+        return narrow, tail, closed
+
     def _quantile(self, u: Tensor) -> Tensor:
         p = self._parts()
         needs_grad = self._needs_grad()
-        rho = midpoint_icdf(u, p.c1, p.c2)
-        if needs_grad:  # drho/dc = -(dF/dc) / f, through the quadrature's F
-            density = midpoint_density(rho, p.c1, p.c2).detach()
-            cdf = midpoint_cdf(rho, p.c1, p.c2)
-            rho = rho - (cdf - cdf.detach()) / density
-        z_narrow = self._from_rho(p, rho)
-        z = torch.where(p.narrow, z_narrow, self._wide_quantile(p, u, needs_grad))
+        narrow, tail, closed = self._present(p)
+        z = torch.empty(())
+        if tail or closed:
+            z = self._wide_quantile(p, u, needs_grad, tail)
+        if narrow:
+            rho = midpoint_icdf(u, p.c1, p.c2)
+            if needs_grad:  # drho/dc = -(dF/dc) / f, through the quadrature's F
+                density = midpoint_density(rho, p.c1, p.c2).detach()
+                cdf = midpoint_cdf(rho, p.c1, p.c2)
+                rho = rho - (cdf - cdf.detach()) / density
+            z_narrow = self._from_rho(p, rho)
+            z = torch.where(p.narrow, z_narrow, z) if tail or closed else z_narrow
         low, high = p.low.detach(), p.high.detach()
         inside = torch.minimum(torch.maximum(z.detach(), low), high)
         return (z + (inside - z.detach())).to(self.loc.dtype)
@@ -281,7 +298,7 @@ class TruncatedNormal(Distribution):
         return beta, length, near
 
     @classmethod
-    def _wide_quantile(cls, p: _Parts, u: Tensor, needs_grad: bool) -> Tensor:
+    def _wide_quantile(cls, p: _Parts, u: Tensor, needs_grad: bool, tail: bool) -> Tensor:
         """The quantile in log space with the implicit gradients ``dx/da``, ``dx/db``.
 
         In the tail regime Newton's method then solves ``log P(Y > y) = log u`` in the
@@ -299,7 +316,7 @@ class TruncatedNormal(Distribution):
             x_r = torch.minimum(torch.maximum(x_r, a_r), b_r)
             beta, length, _ = (t.detach() for t in cls._tail_coordinates(p))
             y = torch.minimum((b_r - x_r).clamp(min=0.0), length)
-            for _ in range(2):
+            for _ in range(2 if tail else 0):
                 miss = tail_log_survival(y, beta, length) - log_u_r
                 step = miss * torch.exp(log_partial_mass(beta + y, length - y))
                 y = torch.minimum((y + step.nan_to_num(0.0)).clamp(min=0.0), length)
@@ -316,7 +333,8 @@ class TruncatedNormal(Distribution):
         finite_a = torch.where(a.isfinite(), a, 0.0)
         finite_b = torch.where(b.isfinite(), b, 0.0)
         x_t = attach_gradient(x, [(dx_da, finite_a), (dx_db, finite_b)])
-        return torch.where(p.tail, cls._tail_sample(p, y, needs_grad), p.loc + p.scale * x_t)
+        z = p.loc + p.scale * x_t
+        return torch.where(p.tail, cls._tail_sample(p, y, needs_grad), z) if tail else z
 
     @classmethod
     def _tail_sample(cls, p: _Parts, y: Tensor, needs_grad: bool) -> Tensor:
@@ -325,9 +343,10 @@ class TruncatedNormal(Distribution):
         ``log S(y; beta, L) = log u`` with ``S = P(Y > y)`` gives
         ``dy/dtheta = (d log S / d theta) I(beta + y, L - y)`` (the slope in ``y`` is
         ``-1 / I``), with ``d log S / d beta = -y - mu(beta + y, L - y) + mu(beta, L)``
-        (``mu`` the mean of the density on its interval, by quadrature: accurate where
-        ``(1 - e^...) / I - t`` would cancel) and ``d log S / d L`` the difference of the
-        two normalised densities at the far end. No term cancels as ``beta`` grows.
+        (``mu`` the mean of the density on its interval, by a continued fraction far
+        out, where ``(1 - e^...) / I - t`` would cancel; see ``_normal_tails.tail_mean``)
+        and ``d log S / d L`` the difference of the two normalised densities at the far
+        end. No term cancels as ``beta`` grows.
         """
         beta, length, near = cls._tail_coordinates(p)
         if not needs_grad:
@@ -337,7 +356,7 @@ class TruncatedNormal(Distribution):
             rest = ell - y
             open_rest = rest > 0
             rest = torch.where(open_rest, rest, 1.0)
-            log_rest, mean_rest, _ = tail_moments(b + y, rest)
+            log_rest, mean_rest = log_partial_mass(b + y, rest), tail_mean(b + y, rest)
             log_all, mean_all, _ = tail_moments(b, ell)
             far_rest = torch.exp(-(b + y) * rest - 0.5 * rest * rest - log_rest)
             far_all = torch.exp(-b * ell - 0.5 * ell * ell - log_all)
