@@ -169,3 +169,17 @@ def test_components_with_disjoint_supports_under_validation() -> None:
     assert loc.grad is not None and bool(loc.grad.isfinite().all())
     with pytest.raises(ValueError, match="support"):
         mix.log_prob(torch.tensor(0.0))  # in neither interval
+
+
+def test_components_without_expand_still_work() -> None:
+    class NoExpand(Normal):
+        def expand(self, batch_shape: object, _instance: object = None) -> Normal:
+            raise NotImplementedError
+
+    torch.manual_seed(1)
+    mix = MixtureSameFamily(
+        Categorical(torch.ones(2)), NoExpand(torch.tensor([-1.0, 1.0]), 1.0), validate_args=True
+    )
+    x = torch.tensor([0.3, -2.0])
+    expected = Normal(torch.tensor([-1.0, 1.0]), 1.0).log_prob(x.unsqueeze(-1)).exp().mean(-1)
+    torch.testing.assert_close(mix.log_prob(x).exp(), expected)

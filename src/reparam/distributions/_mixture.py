@@ -58,8 +58,14 @@ class _InSomeComponent(constraints.Constraint):
 
 
 def _unvalidated(d: Distribution) -> Distribution:
-    """``d`` (a copy sharing its parameters) with validation off."""
-    copy = d.expand(d.batch_shape)
+    """``d`` (a copy sharing its parameters) with validation off; ``d`` itself when it
+    does not validate or cannot be copied (no ``expand``)."""
+    if not d._validate_args:
+        return d
+    try:
+        copy = d.expand(d.batch_shape)
+    except NotImplementedError:
+        return d
     copy._validate_args = False
     if isinstance(copy, Independent):  # its base validates on its own
         copy.base_dist = _unvalidated(copy.base_dist)
