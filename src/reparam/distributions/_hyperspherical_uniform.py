@@ -86,7 +86,7 @@ class HypersphericalUniform(Distribution):
 
     @property
     def mode(self) -> Tensor:
-        """NaN: every point is a mode (torch's convention, as ``Uniform.mode``)."""
+        """Every point is a mode, so it is NaN (torch's convention, as ``Uniform.mode``)."""
         return torch.full(
             self.batch_shape + self.event_shape, torch.nan, dtype=self._dtype, device=self._device
         )

@@ -90,7 +90,7 @@ class MixtureSameFamily(torch.distributions.MixtureSameFamily):
 
     @constraints.dependent_property
     def support(self) -> constraints.Constraint:
-        """The union of the components' supports (see :class:`_InSomeComponent`)."""
+        """The union of the components' supports (see ``_InSomeComponent`` in this module)."""
         base = self.component_distribution.support
         if base is None:
             raise NotImplementedError(
