@@ -10,8 +10,8 @@ import pytest
 
 from reparam.cli import main
 from reparam.models import GaussianVAE
+from reparam.runs import DataSettings, Execution, RunSettings, train
 from reparam.training import TrainConfig
-from reparam.training.run import DataSettings, Execution, RunSettings, train
 from tests.cli.test_vae import run_json
 from tests.images import png_size
 from tests.mnist_files import md5

@@ -17,7 +17,7 @@ from reparam.cli._parser import UsageError
 from reparam.cli._training import check_resume_options
 from reparam.cli.vae import MODEL_KEYS
 from reparam.models import GaussianVAE
-from reparam.training.run import RunSettings
+from reparam.runs import RunSettings
 from tests.stats import z_threshold
 
 

@@ -2,9 +2,9 @@
 
 A model command adds its own options, then calls :func:`add_train_arguments`
 and :func:`add_eval_parser`. The options are parsed into a
-:class:`~reparam.training.run.RunSettings` (what the run is) and an
-:class:`~reparam.training.run.Execution` (how to carry it out); the library's
-:func:`~reparam.training.run.train`, ``resume`` and ``evaluate_run`` do the
+:class:`~reparam.runs.RunSettings` (what the run is) and an
+:class:`~reparam.runs.Execution` (how to carry it out); the library's
+:func:`~reparam.runs.train`, ``resume`` and ``evaluate_run`` do the
 rest, and this module prints the summary they return.
 
 Every option is named so that no ``torchrun`` option starts with it: torchrun
@@ -21,6 +21,7 @@ import inspect
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 from reparam._json import to_strict_json
@@ -39,18 +40,21 @@ from reparam.data import DataError
 from reparam.data.batches import TARGETS
 from reparam.estimators import EstimatorError
 from reparam.models import MODEL_FAMILIES
-from reparam.training import CheckpointError, RunFolderError, TrainConfig, TrainingDiverged
-from reparam.training.distributed import BACKENDS, WorldError
-from reparam.training.run import (
+from reparam.runs import (
     DataSettings,
     Execution,
+    RunFolderError,
+    RunFolderExists,
     RunSettings,
-    SettingsError,
     evaluate_run,
     read_settings,
     resume,
     train,
 )
+from reparam.training import CheckpointError, TrainConfig, TrainingDiverged
+from reparam.training._checks import ArgumentError, SettingsError
+from reparam.training._interrupt import Stopped
+from reparam.training.distributed import BACKENDS, WorldError
 
 FLAGS = {
     "monitor_every": "--snr-every",
@@ -210,15 +214,30 @@ def execution_from_args(args: argparse.Namespace) -> Execution:
     )
 
 
+def in_words(error: ArgumentError) -> str:
+    """A library error naming Python arguments, in the options' words (``--eval-k`` for
+    ``eval_k``): the one place where the command line renames them."""
+    flags = {name: FLAGS.get(name, "--" + name.replace("_", "-")) for name in error.arguments}
+    return error.render(flags)
+
+
 @contextlib.contextmanager
 def in_options() -> Iterator[None]:
-    """The library's :class:`SettingsError` in the options' words (``--eval-k`` for
-    ``eval_k``): a one-line usage error."""
+    """The library's errors in the options' words: one-line usage errors."""
     try:
         yield
     except SettingsError as error:
-        flags = {name: FLAGS.get(name, "--" + name.replace("_", "-")) for name in error.arguments}
-        raise UsageError(error.render(flags)) from None
+        raise UsageError(in_words(error)) from None
+    except RunFolderExists as error:
+        folder = error.folder
+        raise UsageError(
+            f"run folder {folder} already exists; pass --resume {folder} to continue it, "
+            "--overwrite to replace it, or choose another --run folder"
+        ) from None
+    except RunFolderError as error:
+        raise UsageError(
+            str(error).replace("choose another run_dir", "choose another --run folder")
+        ) from None
 
 
 def settings_from_args(
@@ -287,22 +306,27 @@ def train_command(args: argparse.Namespace, name: str, model_keys: tuple[str, ..
         with in_options():
             return _train_or_resume(args, name, model_keys)
     except TrainingDiverged as error:
-        return report_failure(str(error))
+        return report_failure(in_words(error))
 
 
 def _train_or_resume(args: argparse.Namespace, name: str, model_keys: tuple[str, ...]) -> int:
     execution = execution_from_args(args)
-    if args.resume:
-        saved = read_settings(args.resume)
-        _same_command(saved, name, args.resume)
-        check_resume_options(args, saved, model_keys)
-        summary = resume(
-            args.resume, epochs=args.epochs, data_folder=args.data_dir, execution=execution
-        )
-    else:
-        settings = settings_from_args(args, name, model_keys)
-        run_dir = args.run_dir or f"runs/{name}"
-        summary = train(settings, run_dir, overwrite=args.overwrite, execution=execution)
+    run_dir = args.resume or args.run_dir or f"runs/{name}"
+    try:
+        if args.resume:
+            saved = read_settings(args.resume)
+            _same_command(saved, name, args.resume)
+            check_resume_options(args, saved, model_keys)
+            summary = resume(
+                args.resume, epochs=args.epochs, data_folder=args.data_dir, execution=execution
+            )
+        else:
+            settings = settings_from_args(args, name, model_keys)
+            summary = train(settings, run_dir, overwrite=args.overwrite, execution=execution)
+    except Stopped:
+        if is_main_process() and (Path(run_dir) / "checkpoint.pt").is_file():
+            execution.print(f"continue with --resume {run_dir}")
+        raise
     return report(args, summary)
 
 

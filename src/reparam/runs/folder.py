@@ -25,10 +25,23 @@ from reparam._files import write_text_atomically
 from reparam._json import to_strict_json
 from reparam.training._checks import SettingsError
 
+__all__ = [
+    "LOCK_NAME",
+    "RUN_FILES",
+    "RunFolder",
+    "RunFolderError",
+    "RunFolderExists",
+    "check_new_run_folder",
+    "discarded_on_failure",
+    "existing_run_folder",
+    "new_run_folder",
+    "run_folder_path",
+]
+
 LOCK_NAME = ".lock"
-"""The file a writing run holds locked (see :mod:`reparam.training.run_lock`)."""
+"""The file a writing run holds locked (see :mod:`reparam.runs.lock`)."""
 PICTURES = ("reconstructions.png", "samples.png", "latent_space.png", "latent_sphere.png")
-"""The pictures :func:`reparam.training.save_pictures` draws."""
+"""The pictures :func:`reparam.runs.pictures.save_pictures` draws."""
 RUN_FILES = frozenset(
     ("config.json", "checkpoint.pt", "metrics.jsonl", "summary.json", "gradients.png", *PICTURES)
 )
@@ -37,6 +50,20 @@ RUN_FILES = frozenset(
 
 class RunFolderError(ValueError):
     """A run folder cannot be used as asked."""
+
+
+class RunFolderExists(RunFolderError):
+    """A new run was asked for in the run folder ``folder``, which has content."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        super().__init__(
+            f"run folder {folder} already exists; continue it with resume({str(folder)!r}), "
+            "replace it with overwrite=True, or choose another run_dir"
+        )
+
+    def __reduce__(self) -> tuple[type, tuple[Path]]:
+        return type(self), (self.folder,)
 
 
 @dataclass(frozen=True)
@@ -124,15 +151,12 @@ def check_new_run_folder(path: str | Path, overwrite: bool = False) -> None:
     if not (folder.is_dir() and _contents(folder)):
         return
     if not overwrite:
-        raise RunFolderError(
-            f"run folder {folder} already exists; pass --resume {folder} to continue it, "
-            "--overwrite to replace it, or choose another --run folder"
-        )
+        raise RunFolderExists(folder)
     why = _not_a_run(folder / "config.json")
     if why is not None:
         raise RunFolderError(
             f"refusing to overwrite {folder}: it is not empty and not a run folder ({why}); "
-            "nothing was changed; choose another --run folder"
+            "nothing was changed; choose another run_dir"
         )
 
 

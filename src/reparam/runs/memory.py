@@ -108,12 +108,20 @@ def check_fits(
     needed = estimated_bytes(build, rows_per_example, examples)
     if needed is not None and needed > limit:
         raise TooLarge(
-            f"this run needs at least {format_bytes(needed)} of memory (model, optimizer and "
-            f"activations of {rows_per_example} sample(s) x {examples} examples) and this "
-            f"machine has {format_bytes(limit)}; lower --num-samples, --hidden, --latent-dim or "
-            "--batch-size"
+            "this run needs at least {needed} of memory (model, optimizer and activations of "
+            "{rows} sample(s) x {examples} examples) and this machine has {limit}; lower "
+            "{0}, {1}, {2} or {3}",
+            "num_samples",
+            "hidden",
+            "latent_dim",
+            "batch_size",
+            needed=format_bytes(needed),
+            rows=rows_per_example,
+            examples=examples,
+            limit=format_bytes(limit),
         )
 
 
-class TooLarge(ValueError):
-    """A run's sizes cannot fit in this machine's memory."""
+class TooLarge(SettingsError):
+    """A run's sizes cannot fit in this machine's memory (the message names the options
+    that set them)."""
