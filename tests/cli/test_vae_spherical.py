@@ -105,10 +105,10 @@ def test_the_model_names_the_posterior_of_foreign_weights() -> None:
     normal = GaussianVAE(input_dim=4, hidden=3, latent_dim=3)
     vmf = GaussianVAE(input_dim=4, hidden=3, latent_dim=3, posterior="vmf")
     assert vmf.explain_weights(normal.state_dict().keys()) == (
-        "the checkpoint has a --posterior normal model, the settings say vmf"
+        "the checkpoint has a posterior='normal' model, the settings say vmf"
     )
     assert normal.explain_weights(vmf.state_dict().keys()) == (
-        "the checkpoint has a --posterior vmf model, the settings say normal"
+        "the checkpoint has a posterior='vmf' model, the settings say normal"
     )
     assert vmf.explain_weights(vmf.state_dict().keys()) is None
     assert vmf.explain_weights(["encoder.weight"]) is None

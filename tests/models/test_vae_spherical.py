@@ -138,7 +138,7 @@ def test_score_estimator_gives_the_same_loss_value() -> None:
 
 
 def test_bad_settings_are_refused_with_the_option_and_the_fix() -> None:
-    with pytest.raises(ValueError, match=r"needs latent_dim >= 2 \(--latent-dim\)"):
+    with pytest.raises(ValueError, match=r"posterior 'vmf' needs latent_dim >= 2: "):
         GaussianVAE(latent_dim=1, posterior="vmf")
     with pytest.raises(UnsupportedDistributionError, match="choose one of: pathwise, score"):
         GaussianVAE(latent_dim=3, posterior="vmf", estimator="mvd")

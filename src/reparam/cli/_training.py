@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import inspect
+import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import fields
@@ -214,11 +215,42 @@ def execution_from_args(args: argparse.Namespace) -> Execution:
     )
 
 
-def in_words(error: ArgumentError) -> str:
-    """A library error naming Python arguments, in the options' words (``--eval-k`` for
-    ``eval_k``): the one place where the command line renames them."""
-    flags = {name: FLAGS.get(name, "--" + name.replace("_", "-")) for name in error.arguments}
-    return error.render(flags)
+PYTHON_SPELLING = re.compile(r"(?<![-\w])([a-z][a-z_]*)=('[^']*'|[^\s,;:)]+)")
+"""``name=value`` in a library message: ``iw_k=5``, ``posterior='vmf'``, ``overwrite=True``."""
+
+
+def _option_names() -> frozenset[str]:
+    """The Python names that are options of the training commands."""
+    names = {f.name for f in fields(Execution)} | set(TRAIN_KEYS) | set(DATA_KEYS)
+    for family in MODEL_FAMILIES.values():
+        names |= set(inspect.signature(family).parameters)
+    return frozenset(names | {"overwrite", "run_dir", "resume"})
+
+
+def in_words(error: Exception) -> str:
+    """A library error, which names Python arguments, in the options' words: ``{0}``
+    arguments of an :class:`ArgumentError` and ``name=value`` spellings become the
+    option (``eval_k`` -> ``--eval-k``, ``posterior='vmf'`` -> ``--posterior vmf``,
+    ``resume('runs/a')`` -> ``--resume runs/a``). The one place where the command
+    line renames the library's words."""
+    if isinstance(error, ArgumentError):
+        text = error.render({name: _flag(name) for name in error.arguments})
+    else:
+        text = str(error)
+    known = _option_names()
+
+    def option(match: re.Match[str]) -> str:
+        name, value = match.groups()
+        if name not in known:
+            return match.group(0)
+        return _flag(name) if value == "True" else f"{_flag(name)} {value.strip(chr(39))}"
+
+    text = re.sub(r"\bresume\('([^']*)'\)", r"--resume \1", text)
+    return PYTHON_SPELLING.sub(option, text)
+
+
+def _flag(name: str) -> str:
+    return FLAGS.get(name, "--" + name.replace("_", "-"))
 
 
 @contextlib.contextmanager
@@ -226,18 +258,15 @@ def in_options() -> Iterator[None]:
     """The library's errors in the options' words: one-line usage errors."""
     try:
         yield
-    except SettingsError as error:
-        raise UsageError(in_words(error)) from None
     except RunFolderExists as error:
         folder = error.folder
         raise UsageError(
             f"run folder {folder} already exists; pass --resume {folder} to continue it, "
             "--overwrite to replace it, or choose another --run folder"
         ) from None
-    except RunFolderError as error:
-        raise UsageError(
-            str(error).replace("choose another run_dir", "choose another --run folder")
-        ) from None
+    except (SettingsError, RunFolderError, WorldError, EstimatorError) as error:
+        text = in_words(error).replace("choose another run_dir", "choose another --run folder")
+        raise UsageError(text) from None
 
 
 def settings_from_args(

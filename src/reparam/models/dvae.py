@@ -60,6 +60,7 @@ from reparam.estimators import (
 from reparam.models._temperatures import MIN_TEMPERATURE as MIN_TEMPERATURE
 from reparam.models._temperatures import schedule_for
 from reparam.training import LatentVariableModel
+from reparam.training._checks import SettingsError
 
 LATENTS = ("bernoulli", "categorical")
 VARIABLES, CLASSES, UNITS = 20, 10, 200
@@ -125,9 +126,12 @@ class DiscreteVAE(LatentVariableModel):
             )
         self.num_samples = self.estimator.min_samples if num_samples is None else num_samples
         if self.num_samples < self.estimator.min_samples:
-            raise ValueError(
-                f"{self.estimator!r} needs num_samples >= {self.estimator.min_samples} "
-                f"(--num-samples), got {self.num_samples}"
+            raise SettingsError(
+                "{estimator} needs {0} >= {least}, got {got}",
+                "num_samples",
+                estimator=repr(self.estimator),
+                least=self.estimator.min_samples,
+                got=self.num_samples,
             )
         options = {
             "temperature": temperature,

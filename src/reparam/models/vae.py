@@ -74,6 +74,7 @@ from reparam.estimators import (
 )
 from reparam.models.dvae import mlp
 from reparam.training import LatentVariableModel
+from reparam.training._checks import SettingsError
 
 OBJECTIVES = ("elbo", "iwae")
 """The training objectives of :class:`GaussianVAE`."""
@@ -136,9 +137,12 @@ class GaussianVAE(LatentVariableModel):
         self.num_samples = num_samples
         self.estimator = resolve_estimator(estimator)
         if num_samples < self.estimator.min_samples:
-            raise ValueError(
-                f"{self.estimator!r} needs at least {self.estimator.min_samples} samples "
-                f"per example (--num-samples), got {num_samples}"
+            raise SettingsError(
+                "{estimator} needs at least {least} samples per example ({0}), got {got}",
+                "num_samples",
+                estimator=repr(self.estimator),
+                least=self.estimator.min_samples,
+                got=num_samples,
             )
         self.encoder = (
             mlp([input_dim, *widths]) if len(widths) > 1 else nn.Linear(input_dim, widths[0])
@@ -171,7 +175,7 @@ class GaussianVAE(LatentVariableModel):
             self.estimator.check_supports(q)
         except UnsupportedDistributionError as error:
             raise UnsupportedDistributionError(
-                f"--estimator {self.estimator.name} does not apply to --posterior {posterior} "
+                f"estimator={self.estimator.name!r} does not apply to posterior={posterior!r} "
                 f"({error}); choose one of: {', '.join(applicable_estimators(q))}"
             ) from None
 
@@ -232,7 +236,7 @@ class GaussianVAE(LatentVariableModel):
         theirs = {family for name, family in heads.items() if name in names}
         ours = "vmf" if self.spherical_latents else "normal"
         if len(theirs) == 1 and ours not in theirs:
-            return f"the checkpoint has a --posterior {theirs.pop()} model, the settings say {ours}"
+            return f"the checkpoint has a posterior={theirs.pop()!r} model, the settings say {ours}"
         return None
 
     def decode(self, z: Tensor) -> Tensor:
@@ -260,7 +264,7 @@ def _check_objective(model: GaussianVAE, input_dim: int) -> None:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(
-            f"iw_k (--iw-k) must be an integer >= 1, the importance samples per example; got {k!r}"
+            f"iw_k must be an integer >= 1, the importance samples per example; got {k!r}"
         )
     if gradient not in GRADIENTS:
         raise ValueError(f"iw_gradient must be one of {', '.join(GRADIENTS)}, got {gradient!r}")
@@ -269,14 +273,14 @@ def _check_objective(model: GaussianVAE, input_dim: int) -> None:
         return
     given = []
     if model.estimator.name != "pathwise":
-        given.append(f"estimator {model.estimator.name!r} (--estimator)")
+        given.append(f"estimator={model.estimator.name!r}")
     if model.num_samples != 1:
-        given.append(f"num_samples {model.num_samples} (--num-samples)")
+        given.append(f"num_samples={model.num_samples}")
     if given:
         raise ValueError(
             f"{' and '.join(given)}: these options apply to the ELBO objective; the IWAE "
-            "objective is reparameterized, with its k set by --iw-k and its encoder gradient "
-            "by --iw-gradient"
+            "objective is reparameterized, with its k set by iw_k and its encoder gradient "
+            "by iw_gradient"
         )
     weight = model.to_mean.weight
     with torch.no_grad():
@@ -287,13 +291,13 @@ def _check_objective(model: GaussianVAE, input_dim: int) -> None:
 def _check_elbo_options(k: int, gradient: str) -> None:
     if k != 1:
         raise ValueError(
-            f"iw_k (--iw-k {k}) applies to the IWAE objective: add --objective iwae "
-            "(the ELBO's samples per example are --num-samples)"
+            f"iw_k={k} applies to the IWAE objective: add objective='iwae' "
+            "(the ELBO's samples per example are num_samples)"
         )
     if gradient != "standard":
         raise ValueError(
-            f"iw_gradient {gradient!r} (--iw-gradient) applies to the IWAE objective: add "
-            "--objective iwae (with --iw-k 1 it is the ELBO with that gradient)"
+            f"iw_gradient={gradient!r} applies to the IWAE objective: add "
+            "objective='iwae' (with iw_k=1 it is the ELBO with that gradient)"
         )
 
 
@@ -312,7 +316,7 @@ def _check_iwae_posterior(q: Distribution, gradient: str) -> None:
     except NotDetachableError as error:
         raise ValueError(
             f"iw_gradient {gradient!r} evaluates log q with the posterior's parameters "
-            f"detached, which fails here: {error}. Use --iw-gradient standard"
+            f"detached, which fails here: {error}. Use iw_gradient='standard'"
         ) from None
 
 
@@ -320,8 +324,10 @@ def _check_posterior(posterior: str, latent_dim: int) -> str:
     if posterior not in POSTERIORS:
         raise ValueError(f"posterior must be one of {', '.join(POSTERIORS)}, got {posterior!r}")
     if posterior == "vmf" and latent_dim < 2:
-        raise ValueError(
-            f"posterior 'vmf' needs latent_dim >= 2 (--latent-dim): the codes lie on the "
-            f"sphere S^(d-1) in R^d and R^{latent_dim} has none; got {latent_dim}"
+        raise SettingsError(
+            "posterior 'vmf' needs {0} >= 2: the codes lie on the sphere S^(d-1) in R^d and "
+            "R^{got} has none; got {got}",
+            "latent_dim",
+            got=latent_dim,
         )
     return posterior

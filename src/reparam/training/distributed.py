@@ -147,15 +147,15 @@ def choose_device(
         kind = torch.device(requested).type
         if torch.device(requested).index is not None:
             raise WorldError(
-                f"--device {requested}: under torchrun each rank takes cuda:LOCAL_RANK; "
-                "pass --device cuda"
+                f"device={requested!r}: under torchrun each rank takes cuda:LOCAL_RANK; "
+                "pass device='cuda'"
             )
     if kind == "cuda":
         available = torch.cuda.device_count()
         if available < local_size:
             raise WorldError(
-                f"--device cuda: {local_size} ranks on this node but {available} CUDA "
-                f"device(s); start at most {available} processes per node, or use --device cpu"
+                f"device='cuda': {local_size} ranks on this node but {available} CUDA "
+                f"device(s); start at most {available} processes per node, or use device='cpu'"
             )
         return torch.device("cuda", local_rank), "nccl"
     return torch.device(kind), "gloo"
@@ -166,23 +166,23 @@ def _single_device(requested: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(requested)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise WorldError("--device cuda: no CUDA device is available here; use --device cpu")
+        raise WorldError("device='cuda': no CUDA device is available here; use device='cpu'")
     return device
 
 
 def check_backend(backend: str, device: torch.device) -> str:
     """Resolve ``auto`` and refuse pairs that cannot work (NCCL needs CUDA tensors)."""
     if backend not in BACKENDS:
-        raise WorldError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        raise WorldError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if backend == "auto":
         return "nccl" if device.type == "cuda" else "gloo"
     if backend == "nccl" and device.type != "cuda":
         raise WorldError(
-            "--backend nccl needs CUDA devices, and this run uses the CPU; "
-            "use --backend gloo (or auto)"
+            "backend='nccl' needs CUDA devices, and this run uses the CPU; "
+            "use backend='gloo' (or 'auto')"
         )
     if backend == "nccl" and not dist.is_nccl_available():
-        raise WorldError("--backend nccl: this PyTorch has no NCCL; use --backend gloo")
+        raise WorldError("backend='nccl': this PyTorch has no NCCL; use backend='gloo'")
     return backend
 
 
@@ -190,8 +190,8 @@ def check_global_batch(batch_size: int, world_size: int) -> None:
     """A global batch must give every rank at least one example."""
     if batch_size < world_size:
         raise WorldError(
-            f"--batch-size {batch_size} is the global batch and is smaller than the "
-            f"{world_size} processes; use --batch-size {world_size} or more"
+            f"batch_size={batch_size} is the global batch and is smaller than the "
+            f"{world_size} processes; use batch_size={world_size} or more"
         )
 
 
