@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import inspect
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -40,7 +39,7 @@ from reparam.cli._parser import (
 from reparam.data import DataError
 from reparam.data.batches import TARGETS
 from reparam.estimators import EstimatorError
-from reparam.models import MODEL_FAMILIES
+from reparam.models import CONFIGS
 from reparam.runs import (
     DataSettings,
     Execution,
@@ -222,8 +221,8 @@ PYTHON_SPELLING = re.compile(r"(?<![-\w])([a-z][a-z_]*)=('[^']*'|[^\s,;:)]+)")
 def _option_names() -> frozenset[str]:
     """The Python names that are options of the training commands."""
     names = {f.name for f in fields(Execution)} | set(TRAIN_KEYS) | set(DATA_KEYS)
-    for family in MODEL_FAMILIES.values():
-        names |= set(inspect.signature(family).parameters)
+    for config in CONFIGS.values():
+        names |= {f.name for f in fields(config)}
     return frozenset(names | {"overwrite", "run_dir", "resume"})
 
 
@@ -317,8 +316,7 @@ def check_resume_options(
 
 def _option_defaults(family: str) -> dict[str, Any]:
     """The model family's options left out of a saved run take these values."""
-    parameters = inspect.signature(MODEL_FAMILIES[family]).parameters.values()
-    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
+    return {f.name: f.default for f in fields(CONFIGS[family])}
 
 
 def _same_command(settings: RunSettings, name: str, path: str) -> None:

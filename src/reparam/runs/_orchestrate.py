@@ -39,7 +39,7 @@ from reparam.runs.folder import (
     new_run_folder,
     run_folder_path,
 )
-from reparam.runs.memory import check_evaluation, check_fits
+from reparam.runs.memory import check_evaluation, check_fits, samples_per_example
 from reparam.runs.pictures import save_pictures
 from reparam.runs.settings import Family, RunSettings, family_of, read_settings
 from reparam.training import Callback, LatentVariableModel, Trainer, evaluate
@@ -269,10 +269,8 @@ class _Job:
 
     def _check_memory(self, world: World) -> None:
         """Sizes that cannot fit are a :class:`SettingsError`, before anything is allocated."""
-        options = self.settings.options
-        samples = int(options.get("num_samples") or 1) * int(options.get("iw_k") or 1)
         share = -(-self.settings.train.batch_size // world.size)
-        check_fits(self.build, samples, share)
+        check_fits(self.build, samples_per_example(self.build), share)
 
     def _finish(
         self,

@@ -52,6 +52,14 @@ def _on_meta(build: Callable[[], nn.Module]) -> nn.Module | None:
         Distribution.set_default_validate_args(validating)
 
 
+def samples_per_example(build: Callable[[], nn.Module]) -> int:
+    """The model's ``samples_per_example`` (1 where it says none), read from a model
+    built on the meta device."""
+    model = _on_meta(build)
+    samples = getattr(model, "samples_per_example", 1)
+    return samples if isinstance(samples, int) and samples >= 1 else 1
+
+
 def check_evaluation(
     build: Callable[[], nn.Module], k: int, examples: int, limit: int = MAX_EVAL_FLOPS
 ) -> None:
