@@ -182,6 +182,19 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         "--threads", type=threads_option, help="CPU threads for torch (default: torch's choice)"
     )
     group.add_argument("--json", action="store_true", help="print one JSON summary")
+    group.add_argument(
+        "--no-pictures",
+        dest="pictures",
+        action="store_false",
+        help="draw no pictures into the run folder",
+    )
+    group.add_argument(
+        "--tensorboard",
+        type=nonempty_path,
+        metavar="DIR",
+        help="also write TensorBoard events (losses, test bounds, pictures) into DIR "
+        "(needs the tensorboard package)",
+    )
 
 
 def add_eval_parser(command: argparse.ArgumentParser, name: str) -> None:
@@ -210,6 +223,8 @@ def execution_from_args(args: argparse.Namespace) -> Execution:
         monitor_every=getattr(args, "snr_every", None),
         monitor_replicates=getattr(args, "snr_replicates", None),
         compile=getattr(args, "compile", False),
+        pictures=args.pictures,
+        tensorboard=args.tensorboard,
         log=lambda line: print(line, file=stream, flush=True),
     )
 

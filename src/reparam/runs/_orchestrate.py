@@ -41,6 +41,7 @@ from reparam.runs.folder import (
 )
 from reparam.runs.memory import check_evaluation, check_fits, samples_per_example
 from reparam.runs.pictures import save_pictures
+from reparam.runs.tensorboard import TensorBoard
 from reparam.runs.settings import Family, RunSettings, family_of, read_settings
 from reparam.training import Callback, LatentVariableModel, Trainer, evaluate
 from reparam.training._checks import SettingsError
@@ -166,6 +167,7 @@ class _Job:
             )
         self.settings, self.execution = settings, execution
         self.family, self.data, self.callbacks = family, data, tuple(callbacks)
+        self.board: TensorBoard | None = None
         family_of(settings.model, family)  # an unknown family fails before any work
 
     def build(self) -> LatentVariableModel:
@@ -200,7 +202,7 @@ class _Job:
                     checkpoint_every=execution.checkpoint_every,
                     monitor=self._monitor(data),
                     compile_backend="inductor" if execution.compile else None,
-                    callbacks=(MetricsFile(run), *self.callbacks),
+                    callbacks=(MetricsFile(run), *self.callbacks, *self._board(world)),
                 )
                 if resuming:
                     check_weights(model, load_checkpoint(run.checkpoint), run)
@@ -227,6 +229,14 @@ class _Job:
                 return self._finish(run, model, data, history, world)
         finally:
             leave_world(world)
+
+    def _board(self, world: World) -> list[TensorBoard]:
+        """The TensorBoard writer of this call (rank 0, when asked for), made once."""
+        if self.execution.tensorboard is None or not world.is_main:
+            return []
+        if self.board is None:
+            self.board = TensorBoard(self.execution.tensorboard)
+        return [self.board]
 
     def _load_data(self, device: torch.device, world: World) -> RunData:
         """The data given, or the MNIST subset of the settings; on ``device``."""
@@ -312,5 +322,8 @@ class _Job:
             pictures += [] if snr_plot is None else [snr_plot]
             summary["pictures"] = [str(p) for p in pictures]
             run.write_json(run.summary, summary)
+            for board in self._board(world):
+                board.on_finish(summary, pictures)
+                board.close()
         world.barrier()
         return summary
