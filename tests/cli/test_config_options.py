@@ -6,12 +6,15 @@ from dataclasses import dataclass
 
 import pytest
 
+from reparam.cli import build_parser
 from reparam.cli._config_options import add_config_arguments, config_keys
-from reparam.cli._parser import Parser
+from reparam.cli._parser import Parser, UsageError
+from reparam.cli._training import check_resume_options
 from reparam.cli.dvae import MODEL_KEYS as DVAE_KEYS
 from reparam.cli.vae import MODEL_KEYS as VAE_KEYS
 from reparam.models import DVAEConfig, VAEConfig
 from reparam.models.config import at_least, check_fields, option
+from reparam.runs import RunSettings
 
 
 @dataclass(frozen=True)
@@ -57,3 +60,12 @@ def test_the_commands_options_are_the_configs_fields() -> None:
     }  # fmt: skip
     assert DVAEConfig().samples_per_example == 1
     assert VAEConfig(objective="iwae", iw_k=7).samples_per_example == 7
+
+
+def test_a_resume_may_change_epochs_lr_and_batch_size_only() -> None:
+    saved = RunSettings(model="vae", options={"latent_dim": 3})
+    given = ["vae", "--resume", "runs/x", "--epochs", "20", "--lr", "0.5", "--batch-size", "64"]
+    check_resume_options(build_parser().parse_args(given), saved, VAE_KEYS)
+    seed = build_parser().parse_args(["vae", "--resume", "runs/x", "--seed", "5"])
+    with pytest.raises(UsageError, match=r"\(only --epochs, --lr, --batch-size may change\)"):
+        check_resume_options(seed, saved, VAE_KEYS)

@@ -24,10 +24,11 @@ from reparam.runs import (
     RunSettings,
     evaluate_run,
     load_model,
+    read_settings,
     resume,
     train,
 )
-from reparam.training import LatentVariableModel, TrainConfig, load_checkpoint
+from reparam.training import LatentVariableModel, TrainConfig, load_checkpoint, save_checkpoint
 from reparam.training._checks import SettingsError
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
@@ -136,3 +137,37 @@ def test_a_family_of_ones_own_must_be_given(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match=r"unknown model family 'points'.*family"):
         train(SETTINGS, tmp_path / "run", execution=QUIET, data=DATA)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_resume_may_change_the_pace_and_records_each_change(tmp_path: Path) -> None:
+    run(tmp_path / "run", epochs=1)
+    summary = resume(
+        tmp_path / "run", epochs=2, lr=5e-3, execution=QUIET, family=PointVAE, data=DATA
+    )
+    assert summary["settings"]["train"]["lr"] == 5e-3  # type: ignore[index]
+    state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert [group["lr"] for group in state["optimizer"]["param_groups"]] == [5e-3]
+    resume(tmp_path / "run", epochs=3, batch_size=64, execution=QUIET, family=PointVAE, data=DATA)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["train"]["epochs"] == 1 and config["train"]["lr"] == 1e-2  # as written
+    changes = (tmp_path / "run" / "changes.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in changes] == [
+        {"at": "after epoch 1", "epochs": [1, 2], "lr": [1e-2, 5e-3]},
+        {"at": "after epoch 2", "epochs": [2, 3], "batch_size": [32, 64]},
+    ]
+    changed = {"epochs": 3, "lr": 5e-3, "batch_size": 64}
+    current = read_settings(tmp_path / "run", own_family=True).train.to_dict()
+    assert current == {**SETTINGS.train.to_dict(), **changed}
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3]
+
+
+def test_the_batch_size_changes_only_at_an_epochs_end(tmp_path: Path) -> None:
+    run(tmp_path / "run", epochs=1)
+    path = tmp_path / "run" / "checkpoint.pt"
+    state = load_checkpoint(path)
+    state["progress"] = {**state["progress"], "epoch": 0, "step": 2, "order": torch.arange(192)}
+    save_checkpoint(state, path)
+    with pytest.raises(SettingsError, match="batch_size can change only at an epoch's end"):
+        resume(tmp_path / "run", batch_size=16, execution=QUIET, family=PointVAE, data=DATA)
+    assert not (tmp_path / "run" / "changes.jsonl").exists()

@@ -51,6 +51,7 @@ from reparam.runs import (
     resume,
     train,
 )
+from reparam.runs.settings import CHANGEABLE
 from reparam.training import CheckpointError, TrainConfig, TrainingDiverged
 from reparam.training._checks import ArgumentError, SettingsError
 from reparam.training._interrupt import Stopped
@@ -305,7 +306,8 @@ def _given(args: argparse.Namespace, model_keys: tuple[str, ...]) -> dict[str, A
 def check_resume_options(
     args: argparse.Namespace, saved: RunSettings, model_keys: tuple[str, ...]
 ) -> None:
-    """A resumed run keeps its settings: only ``--epochs`` may differ from the saved ones."""
+    """A resumed run keeps its model and seed: only what :data:`CHANGEABLE` names
+    (``--epochs``, ``--lr``, ``--batch-size``) may differ from the saved settings."""
     if args.overwrite or args.run_dir:
         raise UsageError(
             "--resume RUN continues RUN: it cannot be combined with --run-dir/--overwrite"
@@ -315,7 +317,7 @@ def check_resume_options(
     defaults = _option_defaults(saved.model)
     for key, value in _given(args, model_keys).items():
         kept = flat[key] if key in flat else defaults.get(key)
-        if key != "epochs" and kept != value:
+        if key not in CHANGEABLE and kept != value:
             option = "--" + key.replace("_", "-")
             if key in flat:
                 what = f"the run's saved {kept}"
@@ -325,7 +327,7 @@ def check_resume_options(
                 what = f"the run's {kept} (the default, not given when it was trained)"
             raise UsageError(
                 f"{option} {value} differs from {what}; a resumed run keeps its settings "
-                "(only --epochs may change)"
+                f"(only {', '.join(_flag(name) for name in CHANGEABLE)} may change)"
             )
 
 
@@ -360,7 +362,12 @@ def _train_or_resume(args: argparse.Namespace, name: str, model_keys: tuple[str,
             _same_command(saved, name, args.resume)
             check_resume_options(args, saved, model_keys)
             summary = resume(
-                args.resume, epochs=args.epochs, data_folder=args.data_dir, execution=execution
+                args.resume,
+                epochs=args.epochs,
+                lr=args.lr,
+                batch_size=args.batch_size,
+                data_folder=args.data_dir,
+                execution=execution,
             )
         else:
             settings = settings_from_args(args, name, model_keys)

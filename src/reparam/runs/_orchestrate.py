@@ -42,7 +42,15 @@ from reparam.runs.folder import (
 from reparam.runs.memory import check_evaluation, check_fits, samples_per_example
 from reparam.runs.pictures import save_pictures
 from reparam.runs.tensorboard import TensorBoard
-from reparam.runs.settings import Family, RunSettings, family_of, read_settings
+from reparam.runs.settings import (
+    Family,
+    RunSettings,
+    check_changes,
+    describe,
+    family_of,
+    read_settings,
+    record_changes,
+)
 from reparam.training import Callback, LatentVariableModel, Trainer, evaluate
 from reparam.training._checks import SettingsError
 from reparam.training.checkpoint import load_checkpoint
@@ -91,6 +99,8 @@ def resume(
     run_dir: str | Path,
     *,
     epochs: int | None = None,
+    lr: float | None = None,
+    batch_size: int | None = None,
     data_folder: str | None = None,
     execution: Execution | None = None,
     family: Family | None = None,
@@ -99,16 +109,22 @@ def resume(
 ) -> dict[str, Any]:
     """Continue the run in ``run_dir`` from its checkpoint, up to ``epochs`` in all.
 
-    The MNIST files are read from ``data_folder``, else ``$REPARAM_DATA_DIR``,
-    else the folder the run was trained from. ``family`` and ``data`` as in
-    :func:`train` (the same as the run was trained with).
+    What does not change the model may change: ``epochs``, ``lr``, ``batch_size``
+    (at an epoch's end only), and the evaluation (``execution``). Each change is
+    recorded in the run's ``config.json`` (``"changes"``, see
+    :func:`~reparam.runs.settings.with_changes`); the model, its options and the
+    seed stay. The MNIST files are read from ``data_folder``, else
+    ``$REPARAM_DATA_DIR``, else the folder the run was trained from. ``family`` and
+    ``data`` as in :func:`train` (the same as the run was trained with).
     """
     path = run_folder_path(run_dir)
-    settings = _with_data_folder(read_settings(path, family is not None), data_folder)
-    if epochs is not None:
-        settings = replace(settings, train=replace(settings.train, epochs=epochs))
+    saved = _with_data_folder(read_settings(path, family is not None), data_folder)
+    given = {"epochs": epochs, "lr": lr, "batch_size": batch_size}
+    changes = {k: v for k, v in given.items() if v is not None and v != getattr(saved.train, k)}
+    settings = replace(saved, train=TrainConfig(**{**saved.train.to_dict(), **changes}))
     job = _Job(settings, execution or Execution(), family, data, callbacks)
-    return job.carry_out(path, overwrite=False, resuming=True)
+    old = {k: getattr(saved.train, k) for k in changes}
+    return job.carry_out(path, overwrite=False, resuming=True, changes=(old, changes))
 
 
 def evaluate_run(
@@ -173,7 +189,13 @@ class _Job:
     def build(self) -> LatentVariableModel:
         return self.settings.build_model(self.family)
 
-    def carry_out(self, path: Path, overwrite: bool, resuming: bool) -> dict[str, Any]:
+    def carry_out(
+        self,
+        path: Path,
+        overwrite: bool,
+        resuming: bool,
+        changes: tuple[dict[str, Any], dict[str, Any]] = ({}, {}),
+    ) -> dict[str, Any]:
         settings, execution = self.settings, self.execution
         device, world = join(execution, settings.train)
         try:
@@ -205,9 +227,14 @@ class _Job:
                     callbacks=(MetricsFile(run), *self.callbacks, *self._board(world)),
                 )
                 if resuming:
-                    check_weights(model, load_checkpoint(run.checkpoint), run)
-                    trainer.resume()
-                    trainer.log(f"resuming {run.path} {trainer.progress.position()}")
+                    state = load_checkpoint(run.checkpoint)
+                    check_weights(model, state, run)
+                    check_changes(changes[1], state["progress"])
+                    trainer.load_state_dict(state)
+                    position = trainer.progress.position()
+                    if changes[1] and world.is_main:
+                        record_changes(run, *changes, position)
+                    trainer.log(f"resuming {run.path} {position}{describe(*changes)}")
                 history = trainer.fit()
                 del trainer  # its DDP wrapper goes before the process group it uses
                 return self._finish(run, model, data, history, world)

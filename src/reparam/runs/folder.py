@@ -43,7 +43,15 @@ LOCK_NAME = ".lock"
 PICTURES = ("reconstructions.png", "samples.png", "latent_space.png", "latent_sphere.png")
 """The pictures :func:`reparam.runs.pictures.save_pictures` draws."""
 RUN_FILES = frozenset(
-    ("config.json", "checkpoint.pt", "metrics.jsonl", "summary.json", "gradients.png", *PICTURES)
+    (
+        "config.json",
+        "checkpoint.pt",
+        "metrics.jsonl",
+        "changes.jsonl",
+        "summary.json",
+        "gradients.png",
+        *PICTURES,
+    )
 )
 """Every file a run writes into its folder (besides its lock)."""
 
@@ -87,6 +95,30 @@ class RunFolder:
     @property
     def summary(self) -> Path:
         return self.path / "summary.json"
+
+    @property
+    def changes(self) -> Path:
+        """What resumes changed (``reparam.runs.settings.record_changes``), one JSON per line."""
+        return self.path / "changes.jsonl"
+
+    def read_changes(self) -> list[Any]:
+        """The lines of ``changes.jsonl`` (none when the file is missing)."""
+        try:
+            text = self.changes.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        except (OSError, UnicodeDecodeError) as error:
+            raise RunFolderError(f"cannot read {self.changes}: {error}") from None
+        try:
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as error:
+            raise RunFolderError(
+                f"{self.changes} records the changes of the run's resumes, but a line is not "
+                f"JSON ({error.msg}); the file is damaged or was edited by hand"
+            ) from None
+
+    def write_changes(self, changes: list[Any]) -> None:
+        write_text_atomically(self.changes, "".join(to_strict_json(c) + "\n" for c in changes))
 
     def read_config(self) -> dict[str, Any]:
         """The run's settings from ``config.json``: a JSON object with the sections

@@ -143,6 +143,7 @@ class Trainer:
         self.monitor = monitor
         self.device = self.train_data.device
         self.optimizer = adam(model, config.lr) if optimizer is None else optimizer
+        self._own_optimizer = optimizer is None
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
         self.progress = Progress()
         self.share_loss: nn.Module = ShareLoss(model)
@@ -185,6 +186,9 @@ class Trainer:
             )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if self._own_optimizer:  # a resume may change the learning rate
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.config.lr
         seed = self.config.seed
         restore_noise(state, self.world, self.device, seed, self.log)
         restore_generator(self.generator, state, self.world, seed, self.log)
