@@ -164,9 +164,32 @@ def choose_device(
 def _single_device(requested: str) -> torch.device:
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(requested)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise WorldError("device='cuda': no CUDA device is available here; use device='cpu'")
+    cuda_devices = torch.cuda.device_count() if requested.startswith("cuda") else 0
+    return check_device(requested, cuda_devices)
+
+
+def check_device(name: str, cuda_devices: int) -> torch.device:
+    """The device ``name`` (``cpu``, ``cuda`` or ``cuda:N``) on a machine with
+    ``cuda_devices`` CUDA devices, or the :class:`WorldError` that says why not.
+
+    >>> check_device("cuda:1", cuda_devices=2)
+    device(type='cuda', index=1)
+    >>> check_device("cuda:2", cuda_devices=2)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    reparam.training.distributed.WorldError: device='cuda:2': this machine has 2 CUDA ...
+    """
+    check_device_name(name)
+    if name == "auto":
+        raise WorldError("device='auto' names no device; resolve it first")
+    device = torch.device(name)
+    if device.type == "cuda" and cuda_devices == 0:
+        raise WorldError(f"device={name!r}: no CUDA device is available here; use device='cpu'")
+    if device.type == "cuda" and (device.index or 0) >= cuda_devices:
+        raise WorldError(
+            f"device={name!r}: this machine has {cuda_devices} CUDA device(s), "
+            f"cuda:0 to cuda:{cuda_devices - 1}"
+        )
     return device
 
 
