@@ -16,10 +16,6 @@ takes abbreviations of its own options anywhere on its command line, so a
 from __future__ import annotations
 
 import argparse
-import contextlib
-import re
-import sys
-from collections.abc import Callable, Iterator
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -27,24 +23,21 @@ from typing import Any
 from reparam._json import to_strict_json
 from reparam.cli._parser import (
     UsageError,
-    checked,
-    finite_float,
-    integer,
     is_main_process,
-    nonempty_path,
     print_error,
-    seed_option,
-    threads_option,
 )
+from reparam.cli._train_options import add_common_arguments as add_common_arguments
+from reparam.cli._train_options import add_train_arguments as add_train_arguments
+from reparam.cli._train_options import execution_from_args as execution_from_args
+from reparam.cli._train_options import execution_option as execution_option
+from reparam.cli._words import flag as _flag
+from reparam.cli._words import in_options, in_words
 from reparam.data import DataError
-from reparam.data.batches import TARGETS
 from reparam.estimators import EstimatorError
 from reparam.models import CONFIGS
 from reparam.runs import (
     DataSettings,
-    Execution,
     RunFolderError,
-    RunFolderExists,
     RunSettings,
     evaluate_run,
     read_settings,
@@ -53,17 +46,10 @@ from reparam.runs import (
 )
 from reparam.runs.settings import CHANGEABLE
 from reparam.training import CheckpointError, TrainConfig, TrainingDiverged
-from reparam.training._checks import ArgumentError, SettingsError
+from reparam.training._checks import SettingsError
 from reparam.training._interrupt import Stopped
-from reparam.training.distributed import BACKENDS, WorldError
+from reparam.training.distributed import WorldError
 
-FLAGS = {
-    "monitor_every": "--snr-every",
-    "monitor_replicates": "--snr-replicates",
-    "folder": "--data-dir",
-    "options": "the model options",
-}
-"""Python argument -> option, where the option is not ``--`` + the name with dashes."""
 TRAIN_KEYS = tuple(f.name for f in fields(TrainConfig))
 DATA_KEYS = ("train_size", "test_size")
 USAGE_ERRORS: tuple[type[Exception], ...] = (
@@ -78,126 +64,6 @@ USAGE_ERRORS: tuple[type[Exception], ...] = (
 """What a training command reports as the user's mistake (one line, exit 2)."""
 
 
-def add_train_arguments(parser: argparse.ArgumentParser, name: str) -> None:
-    """Training, data and output options (defaults: the classic PyTorch VAE example)."""
-    d = TrainConfig()
-    train_group = parser.add_argument_group("training")
-    train_group.add_argument(
-        "--epochs", type=_train(integer, "epochs"), help=f"total epochs (default {d.epochs})"
-    )
-    train_group.add_argument(
-        "--batch-size",
-        type=_train(integer, "batch_size"),
-        help=f"global batch, shared by all processes under torchrun (default {d.batch_size})",
-    )
-    train_group.add_argument(
-        "--lr", type=_train(finite_float, "lr"), help=f"Adam learning rate (default {d.lr})"
-    )
-    train_group.add_argument("--seed", type=seed_option, help=f"default {d.seed}")
-    train_group.add_argument(
-        "--target",
-        choices=TARGETS,
-        help="grayscale: BCE on intensities (classic); binary: pixels ~ Bernoulli(intensity), "
-        "redrawn every epoch (default grayscale)",
-    )
-    runs = parser.add_argument_group("run folder")
-    runs.add_argument(
-        "--run-dir",
-        "--run",
-        dest="run_dir",
-        type=nonempty_path,
-        metavar="DIR",
-        help=f"default runs/{name}",
-    )
-    runs.add_argument(
-        "--resume",
-        type=nonempty_path,
-        metavar="RUN",
-        help="continue the run in folder RUN exactly",
-    )
-    runs.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
-    runs.add_argument(
-        "--checkpoint-every",
-        type=execution_option("checkpoint_every"),
-        metavar="N",
-        help="also checkpoint every N steps (default: at the end of each epoch only)",
-    )
-    train_group.add_argument(
-        "--compile",
-        action="store_true",
-        help="compile each training step with torch.compile (Inductor); where that is not "
-        "available, one warning and eager training",
-    )
-    add_common_arguments(parser)
-    data = parser.add_argument_group("data subset (for quick trials)")
-    data.add_argument("--train-size", type=_data("train_size"), help="use the first N train images")
-    data.add_argument("--test-size", type=_data("test_size"), help="use the first N test images")
-
-
-def _train(parse: Callable[[str], Any], name: str) -> Callable[[str], Any]:
-    """An option of :class:`TrainConfig`, checked as the library checks it."""
-    return checked(parse, lambda value: TrainConfig(**{name: value}))
-
-
-def _data(name: str) -> Callable[[str], Any]:
-    """An option of :class:`DataSettings`, checked as the library checks it."""
-    return checked(integer, lambda value: DataSettings(**{name: value}))
-
-
-def execution_option(name: str) -> Callable[[str], int]:
-    """An integer option of :class:`Execution`, checked as the library checks it (with
-    the gradient measurements on, for their own options)."""
-
-    def check(value: int) -> None:
-        given: dict[str, Any] = {"monitor_every": 1, name: value}
-        Execution(**given)
-
-    return checked(integer, check)
-
-
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options for both training and evaluation."""
-    group = parser.add_argument_group("data, device and output")
-    group.add_argument(
-        "--data-dir", type=nonempty_path, help="folder with the MNIST idx files ($REPARAM_DATA_DIR)"
-    )
-    group.add_argument("--download", action="store_true", help="fetch missing MNIST files")
-    group.add_argument(
-        "--device",
-        default="auto",
-        help="cpu, cuda, cuda:N or auto (default); under torchrun, rank r uses cuda:LOCAL_RANK",
-    )
-    group.add_argument(
-        "--backend",
-        choices=BACKENDS,
-        default="auto",
-        help="torch.distributed backend under torchrun (default auto: nccl on CUDA, else gloo)",
-    )
-    group.add_argument(
-        "--eval-k",
-        type=execution_option("eval_k"),
-        default=1000,
-        help="samples for the importance-weighted bound on the test set; 0 skips it (default 1000)",
-    )
-    group.add_argument(
-        "--threads", type=threads_option, help="CPU threads for torch (default: torch's choice)"
-    )
-    group.add_argument("--json", action="store_true", help="print one JSON summary")
-    group.add_argument(
-        "--no-pictures",
-        dest="pictures",
-        action="store_false",
-        help="draw no pictures into the run folder",
-    )
-    group.add_argument(
-        "--tensorboard",
-        type=nonempty_path,
-        metavar="DIR",
-        help="also write TensorBoard events (losses, test bounds, pictures) into DIR "
-        "(needs the tensorboard package)",
-    )
-
-
 def add_eval_parser(command: argparse.ArgumentParser, name: str) -> None:
     """The action ``COMMAND eval RUN``: re-evaluate a saved run."""
     subcommands = command.add_subparsers(title="actions", metavar="ACTION")
@@ -209,79 +75,6 @@ def add_eval_parser(command: argparse.ArgumentParser, name: str) -> None:
     add_common_arguments(parser)
     parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     parser.set_defaults(run=lambda args: eval_command(args, name), usage_errors=USAGE_ERRORS)
-
-
-def execution_from_args(args: argparse.Namespace) -> Execution:
-    """How to run: device, threads, evaluation, logging (stderr under --json)."""
-    stream = sys.stderr if args.json else sys.stdout
-    return Execution(
-        device=args.device,
-        backend=args.backend,
-        threads=args.threads,
-        eval_k=args.eval_k,
-        download=args.download,
-        checkpoint_every=getattr(args, "checkpoint_every", None),
-        monitor_every=getattr(args, "snr_every", None),
-        monitor_replicates=getattr(args, "snr_replicates", None),
-        compile=getattr(args, "compile", False),
-        pictures=args.pictures,
-        tensorboard=args.tensorboard,
-        log=lambda line: print(line, file=stream, flush=True),
-    )
-
-
-PYTHON_SPELLING = re.compile(r"(?<![-\w])([a-z][a-z_]*)=('[^']*'|[^\s,;:)]+)")
-"""``name=value`` in a library message: ``iw_k=5``, ``posterior='vmf'``, ``overwrite=True``."""
-
-
-def _option_names() -> frozenset[str]:
-    """The Python names that are options of the training commands."""
-    names = {f.name for f in fields(Execution)} | set(TRAIN_KEYS) | set(DATA_KEYS)
-    for config in CONFIGS.values():
-        names |= {f.name for f in fields(config)}
-    return frozenset(names | {"overwrite", "run_dir", "resume"})
-
-
-def in_words(error: Exception) -> str:
-    """A library error, which names Python arguments, in the options' words: ``{0}``
-    arguments of an :class:`ArgumentError` and ``name=value`` spellings become the
-    option (``eval_k`` -> ``--eval-k``, ``posterior='vmf'`` -> ``--posterior vmf``,
-    ``resume('runs/a')`` -> ``--resume runs/a``). The one place where the command
-    line renames the library's words."""
-    if isinstance(error, ArgumentError):
-        text = error.render({name: _flag(name) for name in error.arguments})
-    else:
-        text = str(error)
-    known = _option_names()
-
-    def option(match: re.Match[str]) -> str:
-        name, value = match.groups()
-        if name not in known:
-            return match.group(0)
-        return _flag(name) if value == "True" else f"{_flag(name)} {value.strip(chr(39))}"
-
-    text = re.sub(r"\bresume\('([^']*)'\)", r"--resume \1", text)
-    return PYTHON_SPELLING.sub(option, text)
-
-
-def _flag(name: str) -> str:
-    return FLAGS.get(name, "--" + name.replace("_", "-"))
-
-
-@contextlib.contextmanager
-def in_options() -> Iterator[None]:
-    """The library's errors in the options' words: one-line usage errors."""
-    try:
-        yield
-    except RunFolderExists as error:
-        folder = error.folder
-        raise UsageError(
-            f"run folder {folder} already exists; pass --resume {folder} to continue it, "
-            "--overwrite to replace it, or choose another --run folder"
-        ) from None
-    except (SettingsError, RunFolderError, WorldError, EstimatorError) as error:
-        text = in_words(error).replace("choose another run_dir", "choose another --run folder")
-        raise UsageError(text) from None
 
 
 def settings_from_args(

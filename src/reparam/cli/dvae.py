@@ -15,6 +15,8 @@ from reparam.estimators import ESTIMATORS
 from reparam.models import DVAEConfig
 from reparam.models._dvae_config import discrete_estimators
 
+__all__ = ["DISCRETE_ESTIMATORS", "MODEL_KEYS", "RELAXED", "TEMPERATURE_KEYS", "add_parser"]
+
 MODEL_KEYS = config_keys(DVAEConfig)
 TEMPERATURE_KEYS = ("temperature", "anneal_rate", "min_temperature")
 DISCRETE_ESTIMATORS = tuple(discrete_estimators())

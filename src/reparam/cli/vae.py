@@ -16,6 +16,8 @@ from reparam.cli._training import (
 from reparam.models import VAEConfig
 from reparam.training.monitor import REPLICATES
 
+__all__ = ["MODEL_KEYS", "add_monitor_arguments", "add_parser"]
+
 MODEL_KEYS = config_keys(VAEConfig)
 
 

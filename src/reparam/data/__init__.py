@@ -11,3 +11,17 @@ from reparam.data.batches import present as present
 from reparam.data.mnist import ENV_VAR as ENV_VAR
 from reparam.data.mnist import MNIST as MNIST
 from reparam.data.mnist import load_mnist as load_mnist
+
+__all__ = [
+    "ENV_VAR",
+    "MNIST",
+    "MNIST_FILES",
+    "TARGETS",
+    "DataError",
+    "IdxFormatError",
+    "iterate_batches",
+    "load_mnist",
+    "present",
+    "read_idx_bytes",
+    "write_idx",
+]

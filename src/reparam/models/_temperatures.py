@@ -19,6 +19,8 @@ import math
 
 from reparam.estimators import Estimator, ExponentialAnnealing, check_temperature
 
+__all__ = ["annealing", "schedule_for"]
+
 TEMPERATURE, MIN_TEMPERATURE = 1.0, 0.5
 """Defaults: the initial temperature and the floor of its annealing."""
 

@@ -63,6 +63,18 @@ from reparam.models._temperatures import MIN_TEMPERATURE as MIN_TEMPERATURE
 from reparam.models._temperatures import schedule_for
 from reparam.training import LatentVariableModel
 
+__all__ = [
+    "CLASSES",
+    "LATENTS",
+    "MIN_TEMPERATURE",
+    "UNITS",
+    "VARIABLES",
+    "DiscreteVAE",
+    "estimators_for",
+    "mlp",
+    "posterior",
+]
+
 VARIABLES, CLASSES, UNITS = 20, 10, 200
 
 

@@ -78,6 +78,8 @@ from reparam.models._vae_config import VAEConfig
 from reparam.models.dvae import mlp
 from reparam.training import LatentVariableModel
 
+__all__ = ["MIN_CONCENTRATION", "OBJECTIVES", "POSTERIORS", "GaussianVAE"]
+
 MIN_CONCENTRATION = 1e-2
 """Floor of the vMF concentration, the low end of the range its numerics are tested on."""
 

@@ -14,6 +14,11 @@ methods only for image data) and is passed as ``family`` (its class, built as
 (``RunData.from_tensors(train, test)``). Launched by ``torchrun``, the same calls
 train data-parallel, and a worker restarted by torchrun continues from the
 run's last checkpoint by itself.
+
+This module is a little over 300 lines: the four entry points share one
+:class:`_Job` (join, checks, data, trainer, evaluation and pictures) so that
+train, resume and evaluate cannot drift apart; the folder guards, settings,
+execution and metrics live in their own modules.
 """
 
 from __future__ import annotations

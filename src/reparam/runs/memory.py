@@ -30,6 +30,18 @@ from torch.distributions import Distribution
 from reparam._memory import format_bytes, memory_limit
 from reparam.training._checks import SettingsError
 
+__all__ = [
+    "COPIES",
+    "EVAL_EXAMPLES",
+    "FLOAT_BYTES",
+    "MAX_EVAL_FLOPS",
+    "TooLarge",
+    "check_evaluation",
+    "check_fits",
+    "estimated_bytes",
+    "samples_per_example",
+]
+
 EVAL_EXAMPLES = 1000
 """Examples per chunk of :func:`reparam.training.evaluation.mean_loss`."""
 FLOAT_BYTES = 4

@@ -34,6 +34,26 @@ import torch.distributed as dist
 
 from reparam.training._checks import SettingsError
 
+__all__ = [
+    "BACKENDS",
+    "COLLECTIVE_TIMEOUT",
+    "DEVICE_NAME",
+    "Pending",
+    "World",
+    "WorldError",
+    "check_backend",
+    "check_device",
+    "check_device_name",
+    "check_global_batch",
+    "choose_device",
+    "join_world",
+    "launched_by_torchrun",
+    "leave_world",
+    "noise_seed",
+    "rank_noise_seed",
+    "share_bounds",
+]
+
 BACKENDS = ("auto", "gloo", "nccl")
 """``auto``: NCCL for CUDA devices, gloo for the CPU."""
 

@@ -29,6 +29,11 @@ same order and the same global batch, then trains on its share through
 ``DistributedDataParallel``. Rank 0 alone writes the checkpoint and calls the
 callbacks; the random state of every rank goes into the checkpoint, so a resume
 at the same world size is exact.
+
+This module is over 300 lines on purpose: the epoch loop, its three ways of
+stopping (a signal, a non-finite loss, the end) and the checkpoint cadence
+share one :class:`~reparam.training._state.Progress`; the step strategies,
+the checkpoint contents and the RNG policy live in their own modules.
 """
 
 from __future__ import annotations
