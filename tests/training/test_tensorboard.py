@@ -14,8 +14,9 @@ import torch
 from reparam.cli import build_parser
 from reparam.data import present
 from reparam.data.examples import ImageExamples
-from reparam.runs import Execution, RunData, RunSettings, train
-from reparam.training import Callback, TrainConfig
+from reparam.models import GaussianVAE
+from reparam.runs import Execution, RunData, RunSettings, load_model, train
+from reparam.training import Callback, TrainConfig, load_checkpoint
 from tests.mnist_files import synthetic_arrays
 
 pytest.importorskip("tensorboard")
@@ -92,6 +93,10 @@ def test_no_pictures(tmp_path: Path) -> None:
     summary = train(SETTINGS, tmp_path / "run", execution=execution(pictures=False), data=DATA)
     assert summary["pictures"] == []
     assert not list((tmp_path / "run").glob("*.png"))
+    model = load_model(tmp_path / "run")  # a built-in family: no class to pass
+    assert isinstance(model, GaussianVAE) and not model.training
+    saved = load_checkpoint(tmp_path / "run" / "checkpoint.pt")["model"]
+    assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
 
 
 def test_the_options_reach_the_execution() -> None:
