@@ -72,6 +72,8 @@ def in_options() -> Iterator[None]:
     try:
         yield
     except RunFolderExists as error:
+        if error.folder is None:
+            raise UsageError(in_words(error)) from None
         folder = error.folder
         raise UsageError(
             f"run folder {folder} already exists; pass --resume {folder} to continue it, "

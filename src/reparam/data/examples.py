@@ -71,7 +71,7 @@ class TensorExamples:
 
 class ImageExamples:
     """uint8 images ``[N, *shape]`` presented as flat pixels ``[B, prod(shape)]`` under
-    ``target`` (:data:`~reparam.data.batches.TARGETS`): intensities, or a fresh
+    ``target`` (:data:`~reparam.data.TARGETS`): intensities, or a fresh
     binarization of every batch drawn from the trainer's generator."""
 
     def __init__(self, images: Tensor, target: str) -> None:

@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 ENV_VAR = "REPARAM_DATA_DIR"
+"""The environment variable naming the MNIST folder when none is given."""
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,29 @@ COPIES = 3
 
 
 class TooLargeError(ValueError):
-    """The largest estimator call of a comparison needs more memory than the machine has."""
+    """The largest estimator call of a comparison needs more memory than the machine has.
 
-    def __init__(self, num_samples: int, trials: int, needed: int, limit: int) -> None:
+    Rebuilt from its message alone (``TooLargeError(message)``, as code that
+    re-raises ``type(e)(text)`` does) it has the message and not the figures;
+    the original, with them, is then the new error's ``__cause__``.
+    """
+
+    num_samples: int
+    trials: int
+    needed: int
+    limit: int
+
+    def __init__(
+        self,
+        num_samples: int | str,
+        trials: int | None = None,
+        needed: int | None = None,
+        limit: int | None = None,
+    ) -> None:
+        if isinstance(num_samples, str):  # a whole message
+            super().__init__(num_samples)
+            return
+        assert trials is not None and needed is not None and limit is not None
         super().__init__(
             f"num_samples={num_samples} with {trials} trials per call needs at least "
             f"{format_bytes(needed)} of memory, more than the {format_bytes(limit)} here; "

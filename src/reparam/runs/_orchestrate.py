@@ -117,7 +117,7 @@ def resume(
     What does not change the model may change: ``epochs``, ``lr``, ``batch_size``
     (at an epoch's end only), and the evaluation (``execution``). Each change is
     recorded in the run's ``config.json`` (``"changes"``, see
-    :func:`~reparam.runs.settings.with_changes`); the model, its options and the
+    ``reparam.runs.settings.record_changes``); the model, its options and the
     seed stay. The MNIST files are read from ``data_folder``, else
     ``$REPARAM_DATA_DIR``, else the folder the run was trained from. ``family`` and
     ``data`` as in :func:`train` (the same as the run was trained with).

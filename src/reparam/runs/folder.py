@@ -61,17 +61,26 @@ class RunFolderError(ValueError):
 
 
 class RunFolderExists(RunFolderError):
-    """A new run was asked for in the run folder ``folder``, which has content."""
+    """A new run was asked for in the run folder ``folder``, which has content.
 
-    def __init__(self, folder: Path) -> None:
+    Made by :meth:`at`; like every error of the package it can also be rebuilt
+    from its message alone (``folder`` is then ``None``).
+    """
+
+    def __init__(self, message: str, folder: Path | None = None) -> None:
+        super().__init__(message)
         self.folder = folder
-        super().__init__(
+
+    @classmethod
+    def at(cls, folder: Path) -> RunFolderExists:
+        return cls(
             f"run folder {folder} already exists; continue it with resume({str(folder)!r}), "
-            "replace it with overwrite=True, or choose another run_dir"
+            "replace it with overwrite=True, or choose another run_dir",
+            folder,
         )
 
-    def __reduce__(self) -> tuple[type, tuple[Path]]:
-        return type(self), (self.folder,)
+    def __reduce__(self) -> tuple[type, tuple[str, Path | None]]:
+        return type(self), (str(self), self.folder)
 
 
 @dataclass(frozen=True)
@@ -183,7 +192,7 @@ def check_new_run_folder(path: str | Path, overwrite: bool = False) -> None:
     if not (folder.is_dir() and _contents(folder)):
         return
     if not overwrite:
-        raise RunFolderExists(folder)
+        raise RunFolderExists.at(folder)
     why = _not_a_run(folder / "config.json")
     if why is not None:
         raise RunFolderError(
@@ -240,7 +249,7 @@ def run_folder_path(run_dir: object) -> Path:
 @contextlib.contextmanager
 def discarded_on_failure(folder: Path, created: bool, discard: bool = True) -> Iterator[None]:
     """Around a new run (``discard``): if it fails before its first checkpoint, it leaves
-    nothing half-written (:func:`discard_unfinished_run`)."""
+    nothing half-written (``discard_unfinished_run``)."""
     try:
         yield
     except BaseException:

@@ -8,10 +8,10 @@ The protocol a model follows (documented on :class:`LatentVariableModel`):
   ``state_dict``/``load_state_dict``, the model's and the trainer's
   (:meth:`Trainer.state_dict`: optimizer, random states, position);
 * for :func:`evaluate`'s importance-weighted bound: ``log_weights(x, k) -> [k, B]``;
-* for the pictures of image runs (:mod:`reparam.runs.pictures`): ``decode``,
+* for the pictures of image runs (``reparam.runs.pictures``): ``decode``,
   ``encode_mean``, ``sample_prior`` and ``latent_dim``.
 
-The data is any :class:`~reparam.data.examples.Examples` (or a tensor, used as
+The data is any :class:`~reparam.data.Examples` (or a tensor, used as
 it is); the metrics go to :class:`Callback` objects as dicts. Runs with a
 folder, saved settings, resume and evaluation live a layer above, in
 :mod:`reparam.runs`, which also trains models of your own.

@@ -91,7 +91,7 @@ class World:
 
     @property
     def is_main(self) -> bool:
-        """Rank 0: the one process that writes the run folder."""
+        """Whether this is rank 0, the one process that writes the run folder."""
         return self.rank == 0
 
     @property

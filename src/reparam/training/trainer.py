@@ -3,7 +3,7 @@
 The trainer knows no model family and no data set. It trains any
 ``nn.Module`` with a method ``loss(x) -> [B]`` (the per-example surrogate; its
 sum is what ``backward`` sees, and in ``eval()`` mode its mean over the test
-examples is the epoch's ``test_loss``) on any :class:`~reparam.data.examples.Examples`.
+examples is the epoch's ``test_loss``) on any :class:`~reparam.data.Examples`.
 Its whole state is :meth:`Trainer.state_dict` (see :mod:`reparam.training._state`),
 written atomically to ``checkpoint`` and read back by :meth:`Trainer.resume`.
 
@@ -111,7 +111,7 @@ class Trainer:
             ``torch.compile`` and this backend (``"inductor"``, or a callable);
             ``None``: eagerly. Where compilation fails the run warns once and
             goes on eagerly.
-        callbacks: receive the metrics (:mod:`reparam.training.callbacks`).
+        callbacks: receive the metrics (see :class:`~reparam.training.Callback`).
         optimizer: the optimizer of ``model``'s parameters (default: Adam with
             ``config.lr``, fused where this torch has it).
     """
@@ -202,7 +202,7 @@ class Trainer:
             self.monitor.restore(state.get("monitor", []))
 
     def resume(self) -> None:
-        """Load :attr:`checkpoint` on every rank: model, optimizer, random states, position."""
+        """Load the ``checkpoint`` file on every rank: model, optimizer, random states, position."""
         self.load_state_dict(load_checkpoint(self.checkpoint))
 
     def fit(self) -> list[dict[str, Any]]:
