@@ -101,7 +101,7 @@ def train_one(name: str, args: argparse.Namespace, folder: Path) -> dict[str, An
     torch.manual_seed(args.seed)
     model = BurdaVAE(**CONFIGS[name])
     fixed = torch.Generator().manual_seed(args.seed + 1)
-    batch = data.train.take(torch.arange(20), fixed)
+    batch = data.train.take(torch.arange(20, device=data.train.device), fixed)
     monitor = GradientMonitor(batch, args.snr_every, REPLICATES, seed=args.seed)
     run = new_run_folder(folder / name)
     trainer = Trainer(

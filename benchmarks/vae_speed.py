@@ -228,7 +228,9 @@ class Ours:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", CompileUnavailable)
             for size in sizes:
-                t.step_loss(t.train_data.take(torch.arange(size), t.generator)).backward()
+                t.step_loss(
+                    t.train_data.take(torch.arange(size, device=t.device), t.generator)
+                ).backward()
         _synchronize(device)
         seconds = time.perf_counter() - start
         for warning in caught:
