@@ -9,12 +9,14 @@ import pytest
 from reparam.cli import build_parser
 from reparam.cli._config_options import add_config_arguments, config_keys
 from reparam.cli._parser import Parser, UsageError
-from reparam.cli._training import check_resume_options
+from reparam.cli._training import check_resume_options, in_words
 from reparam.cli.dvae import MODEL_KEYS as DVAE_KEYS
 from reparam.cli.vae import MODEL_KEYS as VAE_KEYS
 from reparam.models import DVAEConfig, VAEConfig
 from reparam.models.config import at_least, check_fields, option
 from reparam.runs import RunSettings
+from reparam.runs.settings import check_kept
+from reparam.training._checks import SettingsError
 
 
 @dataclass(frozen=True)
@@ -69,3 +71,13 @@ def test_a_resume_may_change_epochs_lr_and_batch_size_only() -> None:
     seed = build_parser().parse_args(["vae", "--resume", "runs/x", "--seed", "5"])
     with pytest.raises(UsageError, match=r"\(only --epochs, --lr, --batch-size may change\)"):
         check_resume_options(seed, saved, VAE_KEYS)
+
+
+def test_the_library_says_what_a_resume_keeps_in_python_names() -> None:
+    saved = RunSettings(model="vae", options={"num_samples": 3})
+    check_kept(saved, {"num_samples": 3, "lr": 0.5, "posterior": "normal"})  # kept, or changeable
+    with pytest.raises(SettingsError) as error:
+        check_kept(saved, {"num_samples": 4})
+    assert str(error.value).startswith("num_samples 4 differs from the run's saved 3")
+    assert "(only epochs, lr, batch_size may change)" in str(error.value)
+    assert in_words(error.value).startswith("--num-samples 4 differs")

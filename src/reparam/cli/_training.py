@@ -30,11 +30,9 @@ from reparam.cli._train_options import add_common_arguments as add_common_argume
 from reparam.cli._train_options import add_train_arguments as add_train_arguments
 from reparam.cli._train_options import execution_from_args as execution_from_args
 from reparam.cli._train_options import execution_option as execution_option
-from reparam.cli._words import flag as _flag
 from reparam.cli._words import in_options, in_words
 from reparam.data import DataError
 from reparam.estimators import EstimatorError
-from reparam.models import CONFIGS
 from reparam.runs import (
     DataSettings,
     RunFolderError,
@@ -44,7 +42,7 @@ from reparam.runs import (
     resume,
     train,
 )
-from reparam.runs.settings import CHANGEABLE
+from reparam.runs.settings import check_kept
 from reparam.training import CheckpointError, TrainConfig, TrainingDiverged
 from reparam.training._checks import SettingsError
 from reparam.training._interrupt import Stopped
@@ -99,34 +97,14 @@ def _given(args: argparse.Namespace, model_keys: tuple[str, ...]) -> dict[str, A
 def check_resume_options(
     args: argparse.Namespace, saved: RunSettings, model_keys: tuple[str, ...]
 ) -> None:
-    """A resumed run keeps its model and seed: only what :data:`CHANGEABLE` names
-    (``--epochs``, ``--lr``, ``--batch-size``) may differ from the saved settings."""
+    """``--resume`` with other options: they must be what the run has, except those a
+    resume may change (the library's :func:`~reparam.runs.settings.check_kept`)."""
     if args.overwrite or args.run_dir:
         raise UsageError(
             "--resume RUN continues RUN: it cannot be combined with --run-dir/--overwrite"
         )
-    config = saved.to_dict()
-    flat = {**config["model"], **config["train"], **config["data"]}
-    defaults = _option_defaults(saved.model)
-    for key, value in _given(args, model_keys).items():
-        kept = flat[key] if key in flat else defaults.get(key)
-        if key not in CHANGEABLE and kept != value:
-            option = "--" + key.replace("_", "-")
-            if key in flat:
-                what = f"the run's saved {kept}"
-            elif kept is None:
-                what = "the run's, which it left at the model's default"
-            else:
-                what = f"the run's {kept} (the default, not given when it was trained)"
-            raise UsageError(
-                f"{option} {value} differs from {what}; a resumed run keeps its settings "
-                f"(only {', '.join(_flag(name) for name in CHANGEABLE)} may change)"
-            )
-
-
-def _option_defaults(family: str) -> dict[str, Any]:
-    """The model family's options left out of a saved run take these values."""
-    return {f.name: f.default for f in fields(CONFIGS[family])}
+    with in_options():
+        check_kept(saved, _given(args, model_keys))
 
 
 def _same_command(settings: RunSettings, name: str, path: str) -> None:
