@@ -17,6 +17,7 @@ folder, saved settings, resume and evaluation live a layer above, in
 :mod:`reparam.runs`, which also trains models of your own.
 """
 
+from reparam.training._checks import SettingsError as SettingsError
 from reparam.training._model import LatentVariableModel as LatentVariableModel
 from reparam.training._rng import seeded as seeded
 from reparam.training.callbacks import Callback as Callback
@@ -36,6 +37,7 @@ __all__ = [
     "CheckpointError",
     "Evaluation",
     "LatentVariableModel",
+    "SettingsError",
     "TrainConfig",
     "Trainer",
     "TrainingDiverged",
