@@ -31,9 +31,10 @@ from typing import Any
 import torch
 
 from reparam.models import GaussianVAE
-from reparam.training import TrainConfig, new_run_folder
+from reparam.runs import MetricsFile, new_run_folder
+from reparam.runs.data import load_run_data
+from reparam.training import TrainConfig
 from reparam.training.distributed import join_world, leave_world, rank_noise_seed
-from reparam.training.run_data import load_run_data
 from reparam.training.trainer import Trainer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,12 +73,19 @@ def worker(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as folder:
         run = new_run_folder(Path(folder) / f"rank{world.rank}")
         trainer = Trainer(
-            model, data.train_images, data.test_pixels, config, run, log=lambda _: None,
-            progress_bar=False, world=world,
-        )  # fmt: skip
+            model,
+            data.train,
+            data.test,
+            config,
+            run.checkpoint,
+            log=lambda _: None,
+            progress_bar=False,
+            world=world,
+            callbacks=[MetricsFile(run)],
+        )
         history = trainer.fit()
     seconds = [row["seconds"] for row in history]
-    steps = -(-data.train_images.shape[0] // config.batch_size)
+    steps = -(-len(data.train) // config.batch_size)
     parameters = sum(p.numel() for p in model.parameters())
     reduce_s = (
         allreduce_seconds(parameters, device, args.allreduce_repeats)
@@ -133,9 +141,16 @@ def main() -> None:
         raise SystemExit("pass --data-dir DIR (the MNIST idx files) or set REPARAM_DATA_DIR")
     env = {**os.environ, "GLOO_SOCKET_IFNAME": os.environ.get("GLOO_SOCKET_IFNAME", "lo")}
     common = [
-        "--worker", "--epochs", str(args.epochs), "--data-dir", args.data_dir,
-        "--device", args.device, "--allreduce-repeats", str(args.allreduce_repeats),
-    ]  # fmt: skip
+        "--worker",
+        "--epochs",
+        str(args.epochs),
+        "--data-dir",
+        args.data_dir,
+        "--device",
+        args.device,
+        "--allreduce-repeats",
+        str(args.allreduce_repeats),
+    ]
     single = launch(
         [sys.executable, str(Path(__file__)), *common, "--threads", str(args.threads)], env
     )

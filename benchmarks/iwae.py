@@ -40,11 +40,11 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Independent, Normal
 
-from reparam.data.batches import present
 from reparam.models import GaussianVAE
-from reparam.training import TrainConfig, Trainer, mean_loss, mean_neg_iw_bound, new_run_folder
+from reparam.runs import MetricsFile, new_run_folder
+from reparam.runs.data import load_run_data
+from reparam.training import TrainConfig, Trainer, mean_loss, mean_neg_iw_bound
 from reparam.training.monitor import GradientMonitor, measure_gradients
-from reparam.training.run_data import load_run_data
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER = {"vae": 86.76, "iwae_k5": 85.54, "iwae_k50": 84.78}
@@ -101,24 +101,26 @@ def train_one(name: str, args: argparse.Namespace, folder: Path) -> dict[str, An
     torch.manual_seed(args.seed)
     model = BurdaVAE(**CONFIGS[name])
     fixed = torch.Generator().manual_seed(args.seed + 1)
-    batch = present(data.train_images[:20], "binary", fixed)
+    batch = data.train.take(torch.arange(20, device=data.train.device), fixed)
     monitor = GradientMonitor(batch, args.snr_every, REPLICATES, seed=args.seed)
+    run = new_run_folder(folder / name)
     trainer = Trainer(
         model,
-        data.train_images,
-        data.test_pixels,
+        data.train,
+        data.test,
         config,
-        new_run_folder(folder / name),
+        run.checkpoint,
         log=lambda line: print(f"{name}: {line}", file=sys.stderr, flush=True),
         progress_bar=False,
         monitor=monitor,
+        callbacks=[MetricsFile(run)],
+        optimizer=torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-4),
     )
-    trainer.optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-4)
     started = time.perf_counter()
     history = trainer.fit()
     seconds = time.perf_counter() - started
     evaluated = time.perf_counter()
-    test = data.test_pixels
+    test = data.test
     neg_log_px = mean_neg_iw_bound(model, test[: args.eval_size], args.eval_k, seed=args.seed)
     figures = {
         "options": CONFIGS[name],

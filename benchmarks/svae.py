@@ -36,15 +36,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from reparam.runs import DataSettings, Execution, RunSettings, evaluate_run, resume, train
 from reparam.training import TrainConfig
-from reparam.training.run import (
-    DataSettings,
-    Execution,
-    RunSettings,
-    evaluate_run,
-    resume,
-    train,
-)
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER = {  # Table 1, MNIST, log-likelihood (IS, 500 samples), negated: -log p(x) in nats

@@ -54,8 +54,10 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from reparam.data import load_mnist, present
+from reparam.data.examples import ImageExamples
 from reparam.models import GaussianVAE
-from reparam.training import TrainConfig, Trainer, new_run_folder
+from reparam.runs import MetricsFile, new_run_folder
+from reparam.training import TrainConfig, Trainer
 from reparam.training._compiled import CompileUnavailable
 
 REPO = Path(__file__).resolve().parents[1]
@@ -203,13 +205,14 @@ class Ours:
         self.config = TrainConfig(epochs=1, seed=seed, batch_size=batch)
         self.trainer = Trainer(
             GaussianVAE().to(device),
-            data.train_images.to(device),
+            ImageExamples(data.train_images.to(device), self.config.target),
             test,
             self.config,
-            run,
+            run.checkpoint,
             log=_to_stderr,
             progress_bar=False,
             compile_backend="inductor" if compiled else None,
+            callbacks=[MetricsFile(run)],
         )
         self.compile_seconds = self._compile() if compiled else None
 
@@ -217,7 +220,7 @@ class Ours:
         """Compile the step at both batch shapes of an epoch (forward and backward);
         the random state and the gradients are put back. Returns the wall-clock time."""
         t, device = self.trainer, self.trainer.device
-        n, batch = t.train_images.shape[0], self.config.batch_size
+        n, batch = len(t.train_data), self.config.batch_size
         sizes = [batch] + ([n % batch] if n % batch else [])
         rng = torch.random.get_rng_state()
         cuda_rng = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
@@ -225,7 +228,9 @@ class Ours:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", CompileUnavailable)
             for size in sizes:
-                t.step_loss(present(t.train_images[:size], "grayscale", None)).backward()
+                t.step_loss(
+                    t.train_data.take(torch.arange(size, device=t.device), t.generator)
+                ).backward()
         _synchronize(device)
         seconds = time.perf_counter() - start
         for warning in caught:

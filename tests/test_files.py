@@ -14,7 +14,8 @@ import torch
 
 from reparam._files import write_atomically, write_bytes_atomically, write_text_atomically
 from reparam.data._download import download_mnist
-from reparam.training import new_run_folder, save_checkpoint
+from reparam.runs import new_run_folder
+from reparam.training import save_checkpoint
 from tests.mnist_files import md5, write_synthetic
 
 

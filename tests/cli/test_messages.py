@@ -15,6 +15,7 @@ import torch
 
 import reparam.cli
 from reparam.cli import Parser, main
+from reparam.cli._training import in_words
 from reparam.models import DiscreteVAE, GaussianVAE
 from reparam.training._compiled import CompileUnavailable, StepLoss
 from reparam.training._interrupt import Stopped
@@ -60,7 +61,8 @@ def test_a_resume_names_the_default_a_run_was_trained_with(
 def test_the_iwae_objective_names_only_the_options_given() -> None:
     with pytest.raises(ValueError) as error:
         GaussianVAE(objective="iwae", num_samples=2)
-    assert "num_samples 2 (--num-samples)" in str(error.value)
+    assert "num_samples=2: " in str(error.value) and "--" not in str(error.value)
+    assert "--num-samples 2: " in in_words(error.value)  # the command line's words
     assert "pathwise" not in str(error.value) and "estimator" not in str(error.value).split(":")[0]
 
 

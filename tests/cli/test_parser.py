@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from reparam.cli import main
 from reparam.cli._parser import (
     Parser,
     comma_list,
-    device_option,
     int_at_least,
     max_threads,
     nonempty_path,
-    parse_device,
     plot_path,
     seed_option,
     threads_option,
 )
+from reparam.training.distributed import check_device
 
 
 def parse_error(kind: Callable[[str], Any], text: str, capsys: pytest.CaptureFixture[str]) -> str:
@@ -79,9 +80,10 @@ def test_threads_option_bound_comes_from_the_cpu_count(
     parse_error(threads_option, "0", capsys)
 
 
-@pytest.mark.parametrize("text", ["cpu", "auto", "cuda", "cuda:0", "cuda:1"])
+@pytest.mark.parametrize("text", ["cpu", "cuda", "cuda:0", "cuda:1"])
 def test_device_names_accepted_where_the_devices_exist(text: str) -> None:
-    assert parse_device(text, cuda_devices=2) == text
+    # the device is parsed and checked once, by the library (the CLI passes the text on)
+    assert check_device(text, cuda_devices=2) == torch.device(text)
 
 
 @pytest.mark.parametrize(
@@ -96,18 +98,16 @@ def test_device_names_accepted_where_the_devices_exist(text: str) -> None:
         ("cuda:0", 0, "no CUDA device"),
     ],
 )
-def test_device_names_refused(
-    text: str, cuda_devices: int, expected: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    err = parse_error(lambda value: parse_device(value, cuda_devices), text, capsys)
-    assert expected in err
+def test_device_names_refused(text: str, cuda_devices: int, expected: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        check_device(text, cuda_devices)
 
 
-def test_device_option_checks_this_machine(capsys: pytest.CaptureFixture[str]) -> None:
-    import torch
-
-    assert device_option("cpu") == "cpu"
-    parse_error(device_option, f"cuda:{torch.cuda.device_count()}", capsys)
+def test_the_device_option_is_checked_by_the_library(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["vae", "--device", f"cuda:{torch.cuda.device_count()}", "--data-dir", "missing"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--device cuda:" in err and ("no CUDA device" in err or "this machine has" in err)
 
 
 @pytest.mark.parametrize("text", ["", "   "])

@@ -42,7 +42,7 @@ def test_train_eval_resume_and_refuse(
 
     assert main(["vae", *common, *small, "--run", str(run)]) == 2
     assert "--resume" in capsys.readouterr().err
-    assert main(["vae", "--resume", str(run), "--lr", "0.5", *common]) == 2
+    assert main(["vae", "--resume", str(run), "--seed", "5", *common]) == 2
     assert "differs from the run's saved" in capsys.readouterr().err
 
     # the data folder is remembered by the run

@@ -10,8 +10,8 @@ import pytest
 
 from reparam.cli import main
 from reparam.models import GaussianVAE
+from reparam.runs import DataSettings, Execution, RunSettings, train
 from reparam.training import TrainConfig
-from reparam.training.run import DataSettings, Execution, RunSettings, train
 from tests.cli.test_vae import run_json
 from tests.images import png_size
 from tests.mnist_files import md5
@@ -105,10 +105,10 @@ def test_the_model_names_the_posterior_of_foreign_weights() -> None:
     normal = GaussianVAE(input_dim=4, hidden=3, latent_dim=3)
     vmf = GaussianVAE(input_dim=4, hidden=3, latent_dim=3, posterior="vmf")
     assert vmf.explain_weights(normal.state_dict().keys()) == (
-        "the checkpoint has a --posterior normal model, the settings say vmf"
+        "the checkpoint has a posterior='normal' model, the settings say vmf"
     )
     assert normal.explain_weights(vmf.state_dict().keys()) == (
-        "the checkpoint has a --posterior vmf model, the settings say normal"
+        "the checkpoint has a posterior='vmf' model, the settings say normal"
     )
     assert vmf.explain_weights(vmf.state_dict().keys()) is None
     assert vmf.explain_weights(["encoder.weight"]) is None

@@ -9,8 +9,10 @@ import pytest
 import torch
 
 from reparam.cli import main
+from reparam.data.examples import ImageExamples
 from reparam.models.dvae import DiscreteVAE
-from reparam.training import TrainConfig, Trainer, evaluate, new_run_folder
+from reparam.runs import MetricsFile, new_run_folder
+from reparam.training import TrainConfig, Trainer, evaluate
 
 
 def synthetic_images(n: int, seed: int) -> torch.Tensor:
@@ -34,7 +36,15 @@ def test_training_lowers_the_loss(tmp_path: Path, latent: str, estimator: str) -
     test = (synthetic_images(64, seed=1).reshape(64, -1) > 128).float()
     config = TrainConfig(epochs=3, batch_size=32, lr=3e-3, target="binary")
     run = new_run_folder(tmp_path / "run")
-    trainer = Trainer(model, synthetic_images(256, seed=0), test, config, run, progress_bar=False)
+    trainer = Trainer(
+        model,
+        ImageExamples(synthetic_images(256, seed=0), config.target),
+        test,
+        config,
+        run.checkpoint,
+        progress_bar=False,
+        callbacks=[MetricsFile(run)],
+    )
     history = trainer.fit()
     assert history[-1]["test_loss"] < history[0]["test_loss"]
     result = evaluate(model, test, k=20)

@@ -17,7 +17,7 @@ from reparam.cli._parser import UsageError
 from reparam.cli._training import check_resume_options
 from reparam.cli.vae import MODEL_KEYS
 from reparam.models import GaussianVAE
-from reparam.training.run import RunSettings
+from reparam.runs import RunSettings
 from tests.stats import z_threshold
 
 
@@ -129,10 +129,10 @@ class BernoulliPosteriorVAE(GaussianVAE):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"objective": "iwae", "iw_k": 0}, "iw_k (--iw-k) must be an integer >= 1"),
+        ({"objective": "iwae", "iw_k": 0}, "iw_k must be an integer >= 1"),
         ({"objective": "bound"}, "objective must be one of elbo, iwae"),
-        ({"iw_k": 5}, "applies to the IWAE objective: add --objective iwae"),
-        ({"iw_gradient": "dreg"}, "'dreg' (--iw-gradient) applies to the IWAE objective"),
+        ({"iw_k": 5}, "iw_k=5 applies to the IWAE objective: add objective='iwae'"),
+        ({"iw_gradient": "dreg"}, "iw_gradient='dreg' applies to the IWAE objective"),
         ({"objective": "iwae", "iw_gradient": "rebar"}, "iw_gradient must be one of"),
         ({"objective": "iwae", "estimator": "score"}, "apply to the ELBO objective"),
         ({"objective": "iwae", "num_samples": 2}, "apply to the ELBO objective"),

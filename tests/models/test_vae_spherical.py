@@ -11,12 +11,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from reparam.data.examples import ImageExamples
 from reparam.distributions import HypersphericalUniform, VonMisesFisher
 from reparam.estimators import UnsupportedDistributionError
 from reparam.models import GaussianVAE
 from reparam.models.vae import MIN_CONCENTRATION
+from reparam.runs import MetricsFile
+from reparam.runs.pictures import lambert_equal_area, save_pictures
 from reparam.training import TrainConfig, Trainer
-from reparam.training.pictures import lambert_equal_area, save_pictures
 from tests.images import png_size
 from tests.stats import mean_z_scores, z_threshold
 from tests.training.folders import trainer_folder
@@ -136,7 +138,7 @@ def test_score_estimator_gives_the_same_loss_value() -> None:
 
 
 def test_bad_settings_are_refused_with_the_option_and_the_fix() -> None:
-    with pytest.raises(ValueError, match=r"needs latent_dim >= 2 \(--latent-dim\)"):
+    with pytest.raises(ValueError, match=r"posterior 'vmf' needs latent_dim >= 2: "):
         GaussianVAE(latent_dim=1, posterior="vmf")
     with pytest.raises(UnsupportedDistributionError, match="choose one of: pathwise, score"):
         GaussianVAE(latent_dim=3, posterior="vmf", estimator="mvd")
@@ -153,7 +155,15 @@ def test_two_epochs_then_two_resumed_equal_four_straight(tmp_path: Path) -> None
     def trainer(path: Path, epochs: int, model: GaussianVAE, new: bool = True) -> Trainer:
         run = trainer_folder(path, new)
         config = TrainConfig(epochs=epochs, batch_size=20, lr=1e-2, seed=5, target="binary")
-        return Trainer(model, TRAIN, TEST, config, run, log=lambda _: None)
+        return Trainer(
+            model,
+            ImageExamples(TRAIN, config.target),
+            TEST,
+            config,
+            run.checkpoint,
+            log=lambda _: None,
+            callbacks=[MetricsFile(run)],
+        )
 
     straight = trainer(tmp_path / "straight", 4, tiny(0))
     history = straight.fit()

@@ -6,8 +6,8 @@ import json
 import os
 import sys
 
+from reparam.runs import DataSettings, Execution, RunSettings, train
 from reparam.training import TrainConfig
-from reparam.training.run import DataSettings, Execution, RunSettings, train
 
 
 def main(run_dir: str) -> None:

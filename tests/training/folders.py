@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reparam.training import RunFolder, existing_run_folder, new_run_folder
+from reparam.runs import RunFolder, existing_run_folder, new_run_folder
 
 
 def trainer_folder(path: Path, new: bool = True) -> RunFolder:

@@ -13,8 +13,10 @@ from typing import Any
 import torch
 
 from reparam.data import present
+from reparam.data.examples import ImageExamples
 from reparam.models import GaussianVAE
-from reparam.training import TrainConfig, new_run_folder
+from reparam.runs import MetricsFile, new_run_folder
+from reparam.training import TrainConfig
 from reparam.training.distributed import World, join_world, leave_world, rank_noise_seed
 from reparam.training.monitor import GradientMonitor
 from reparam.training.trainer import Trainer
@@ -37,14 +39,15 @@ def train(world: World, out: str, name: str, monitored: bool) -> dict[str, Any]:
     config = TrainConfig(epochs=2, batch_size=10, lr=1e-2, seed=SEED, target="binary")
     trainer = Trainer(
         net,
-        images(),
+        ImageExamples(images(), config.target),
         torch.zeros(2, 49),
         config,
-        run,
+        run.checkpoint,
         log=lambda _: None,
         progress_bar=False,
         world=world,
         monitor=monitor,
+        callbacks=[MetricsFile(run)],
     )
     history = trainer.fit()
     result = {

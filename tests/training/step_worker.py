@@ -11,8 +11,10 @@ from pathlib import Path
 
 import torch
 
+from reparam.data.examples import ImageExamples
 from reparam.models import GaussianVAE
-from reparam.training import TrainConfig, new_run_folder
+from reparam.runs import MetricsFile, new_run_folder
+from reparam.training import TrainConfig
 from reparam.training.distributed import join_world, leave_world, rank_noise_seed
 from reparam.training.trainer import Trainer
 
@@ -38,7 +40,14 @@ def main(out: str) -> None:
     run = new_run_folder(Path(f"{out}.run{world.rank}"))
     config = TrainConfig(epochs=1, batch_size=BATCH, lr=1e-3, seed=SEED, target="binary")
     trainer = Trainer(
-        net, images(), torch.zeros(2, 49), config, run, log=lambda _: None, world=world
+        net,
+        ImageExamples(images(), config.target),
+        torch.zeros(2, 49),
+        config,
+        run.checkpoint,
+        log=lambda _: None,
+        world=world,
+        callbacks=[MetricsFile(run)],
     )
     trainer.fit()
     state = {

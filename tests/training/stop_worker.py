@@ -18,8 +18,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from reparam.data.examples import ImageExamples
 from reparam.models import GaussianVAE
-from reparam.training import RunFolder, TrainConfig, TrainingDiverged, load_checkpoint
+from reparam.training import TrainConfig, TrainingDiverged, load_checkpoint
 from reparam.training.distributed import join_world, leave_world, rank_noise_seed
 from reparam.training.trainer import Trainer
 
@@ -57,9 +58,14 @@ def main(out: str, kind: str, troubled_rank: int, step: int) -> None:
     world.barrier()
     config = TrainConfig(epochs=3, batch_size=20, lr=1e-3, seed=0, target="binary")
     trainer = Trainer(
-        model, images.to(torch.uint8), torch.zeros(4, 49), config, RunFolder(folder),
-        log=lambda _: None, world=world,
-    )  # fmt: skip
+        model,
+        ImageExamples(images.to(torch.uint8), config.target),
+        torch.zeros(4, 49),
+        config,
+        Path(folder) / "checkpoint.pt",
+        log=lambda _: None,
+        world=world,
+    )
     seen: dict[str, object] = {"rank": world.rank}
     try:
         trainer.fit()

@@ -14,15 +14,9 @@ from typing import Any
 import pytest
 import torch
 
-from reparam.training import (
-    CheckpointError,
-    TrainConfig,
-    Trainer,
-    existing_run_folder,
-    load_checkpoint,
-    new_run_folder,
-    save_checkpoint,
-)
+from reparam.data.examples import ImageExamples
+from reparam.runs import MetricsFile, existing_run_folder, new_run_folder
+from reparam.training import CheckpointError, TrainConfig, Trainer, load_checkpoint, save_checkpoint
 from tests.training.test_trainer import TEST, TRAIN, tiny_model
 
 CONFIG = TrainConfig(epochs=1, batch_size=20, lr=1e-2, seed=5, target="binary")
@@ -32,7 +26,15 @@ def trained_run(folder: Path) -> Path:
     """A run folder after one epoch of a tiny VAE; returns its checkpoint."""
     run = new_run_folder(folder)
     run.write_json(run.config, {})
-    Trainer(tiny_model(), TRAIN, TEST, CONFIG, run, log=lambda _: None).fit()
+    Trainer(
+        tiny_model(),
+        ImageExamples(TRAIN, CONFIG.target),
+        TEST,
+        CONFIG,
+        run.checkpoint,
+        log=lambda _: None,
+        callbacks=[MetricsFile(run)],
+    ).fit()
     return run.checkpoint
 
 
@@ -85,7 +87,15 @@ def test_resume_from_a_damaged_checkpoint_says_so_instead_of_diverging(tmp_path:
     path = trained_run(tmp_path / "run")
     flip_bytes(path, 200, seed=0)
     run = existing_run_folder(tmp_path / "run")
-    resumed = Trainer(tiny_model(), TRAIN, TEST, CONFIG, run, log=lambda _: None)
+    resumed = Trainer(
+        tiny_model(),
+        ImageExamples(TRAIN, CONFIG.target),
+        TEST,
+        CONFIG,
+        run.checkpoint,
+        log=lambda _: None,
+        callbacks=[MetricsFile(run)],
+    )
     with pytest.raises(CheckpointError, match="is damaged"):
         resumed.resume()
 

@@ -8,13 +8,10 @@ import pytest
 import torch
 from torch import Tensor
 
+from reparam.data.examples import ImageExamples
 from reparam.models import GaussianVAE
-from reparam.training import (
-    TrainConfig,
-    Trainer,
-    load_checkpoint,
-    new_run_folder,
-)
+from reparam.runs import MetricsFile, new_run_folder
+from reparam.training import TrainConfig, Trainer, load_checkpoint
 from tests.mnist_files import synthetic_arrays
 
 TRAIN = synthetic_arrays()["train-images-idx3-ubyte"]  # 96 images: 5 batches of 20
@@ -41,16 +38,40 @@ def model(cls: type[GaussianVAE] = GaussianVAE) -> GaussianVAE:
 
 
 def test_a_crash_resumes_from_the_last_step_checkpoint_exactly(tmp_path: Path) -> None:
-    straight = Trainer(model(), TRAIN, TEST, CONFIG, new_run_folder(tmp_path / "a"), log=_quiet)
+    straight = Trainer(
+        model(),
+        ImageExamples(TRAIN, CONFIG.target),
+        TEST,
+        CONFIG,
+        new_run_folder(tmp_path / "a").checkpoint,
+        log=_quiet,
+    )
     straight.fit()
     run = new_run_folder(tmp_path / "b")
-    crashing = Trainer(model(Crashing), TRAIN, TEST, CONFIG, run, log=_quiet, checkpoint_every=3)
+    crashing = Trainer(
+        model(Crashing),
+        ImageExamples(TRAIN, CONFIG.target),
+        TEST,
+        CONFIG,
+        run.checkpoint,
+        log=_quiet,
+        checkpoint_every=3,
+        callbacks=[MetricsFile(run)],
+    )
     with pytest.raises(RuntimeError, match="went away"):
         crashing.fit()
     saved = load_checkpoint(run.checkpoint)["progress"]
     assert (saved["epoch"], saved["step"]) == (1, 1)  # global step 6 = epoch 2, batch 1
     torch.manual_seed(123)  # a fresh process
-    resumed = Trainer(model(), TRAIN, TEST, CONFIG, run, log=_quiet)
+    resumed = Trainer(
+        model(),
+        ImageExamples(TRAIN, CONFIG.target),
+        TEST,
+        CONFIG,
+        run.checkpoint,
+        log=_quiet,
+        callbacks=[MetricsFile(run)],
+    )
     resumed.resume()
     resumed.fit()
     for (name, a), b in zip(
@@ -60,7 +81,15 @@ def test_a_crash_resumes_from_the_last_step_checkpoint_exactly(tmp_path: Path) -
     # without the step checkpoints the same crash falls back to the end of epoch 1
     other = new_run_folder(tmp_path / "c")
     with pytest.raises(RuntimeError):
-        Trainer(model(Crashing), TRAIN, TEST, CONFIG, other, log=_quiet).fit()
+        Trainer(
+            model(Crashing),
+            ImageExamples(TRAIN, CONFIG.target),
+            TEST,
+            CONFIG,
+            other.checkpoint,
+            log=_quiet,
+            callbacks=[MetricsFile(other)],
+        ).fit()
     saved = load_checkpoint(other.checkpoint)["progress"]
     assert (saved["epoch"], saved["step"]) == (1, 0)
 

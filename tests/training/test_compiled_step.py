@@ -23,7 +23,9 @@ import torch._dynamo
 from torch import Tensor
 
 from reparam.data import present
+from reparam.data.examples import ImageExamples
 from reparam.models import GaussianVAE
+from reparam.runs import MetricsFile
 from reparam.training import TrainConfig, Trainer
 from reparam.training._compiled import Backend, CompileUnavailable
 from tests.compiled import unvalidated
@@ -53,9 +55,16 @@ def trainer(path: Path, epochs: int, backend: Backend | None, new: bool = True) 
     model = GaussianVAE(input_dim=49, hidden=16, latent_dim=2)
     config = TrainConfig(epochs=epochs, batch_size=40, lr=1e-2, seed=5, target="binary")
     return Trainer(
-        model, TRAIN, TEST, config, run, log=lambda _: None, progress_bar=False,
+        model,
+        ImageExamples(TRAIN, config.target),
+        TEST,
+        config,
+        run.checkpoint,
+        log=lambda _: None,
+        progress_bar=False,
         compile_backend=backend,
-    )  # fmt: skip
+        callbacks=[MetricsFile(run)],
+    )
 
 
 def weights(t: Trainer) -> dict[str, Tensor]:
@@ -134,8 +143,12 @@ def test_cli_compile_without_a_compiler_warns_in_one_line(mnist_dir: Path, tmp_p
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), env.get("PYTHONPATH", "")])
     done = subprocess.run(
         [sys.executable, "-m", "reparam", *argv],
-        env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     warnings = [line for line in done.stderr.splitlines() if "warning" in line.lower()]
     assert len(warnings) == 1, done.stderr

@@ -16,14 +16,12 @@ import torch
 from torch import Tensor
 
 from reparam.data import present
+from reparam.data.examples import ImageExamples
 from reparam.estimators import finite_check
 from reparam.models import GaussianVAE
 from reparam.models.dvae import DiscreteVAE
-from reparam.training import (
-    TrainConfig,
-    Trainer,
-    load_checkpoint,
-)
+from reparam.runs import MetricsFile
+from reparam.training import TrainConfig, Trainer, load_checkpoint
 from tests.cuda_sync import sync_debug_mode
 from tests.mnist_files import synthetic_arrays
 from tests.training.folders import trainer_folder
@@ -44,12 +42,13 @@ def trainer(
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=1e-2, seed=5, target="binary")
     return Trainer(
         model,
-        TRAIN.to(device),
+        ImageExamples(TRAIN.to(device), config.target),
         TEST.to(device),
         config,
-        run,
+        run.checkpoint,
         log=lambda _: None,
         progress_bar=False,
+        callbacks=[MetricsFile(run)],
     )
 
 

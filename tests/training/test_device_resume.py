@@ -13,13 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from reparam.data.examples import ImageExamples
 from reparam.models import GaussianVAE
-from reparam.training import (
-    TrainConfig,
-    Trainer,
-    load_checkpoint,
-    save_checkpoint,
-)
+from reparam.runs import MetricsFile
+from reparam.training import TrainConfig, Trainer, load_checkpoint, save_checkpoint
 from tests.training.folders import trainer_folder
 from tests.training.test_trainer import TEST, TRAIN
 
@@ -31,7 +28,16 @@ def trainer(path: Path, epochs: int, log: list[str], new: bool) -> Trainer:
     torch.manual_seed(0)
     model = GaussianVAE(input_dim=49, hidden=16, latent_dim=2)
     config = TrainConfig(epochs=epochs, batch_size=20, lr=1e-2, seed=5, target="binary")
-    return Trainer(model, TRAIN, TEST, config, run, log=log.append, progress_bar=False)
+    return Trainer(
+        model,
+        ImageExamples(TRAIN, config.target),
+        TEST,
+        config,
+        run.checkpoint,
+        log=log.append,
+        progress_bar=False,
+        callbacks=[MetricsFile(run)],
+    )
 
 
 def test_a_generator_state_of_another_device_starts_a_new_stream(tmp_path: Path) -> None:

@@ -93,9 +93,9 @@ def test_noise_seeds_are_distinct_across_ranks_and_keep_rank_zero() -> None:
 
 
 def test_bad_world_settings_are_refused_before_training() -> None:
-    with pytest.raises(WorldError, match="--batch-size 1 is the global batch"):
+    with pytest.raises(WorldError, match="batch_size=1 is the global batch"):
         check_global_batch(1, 2)
-    with pytest.raises(WorldError, match="--backend nccl needs CUDA"):
+    with pytest.raises(WorldError, match="backend='nccl' needs CUDA"):
         check_backend("nccl", torch.device("cpu"))
     assert check_backend("auto", torch.device("cpu")) == "gloo"
     env = {"RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0", "LOCAL_WORLD_SIZE": "2"}

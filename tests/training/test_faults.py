@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from reparam.cli import main
-from reparam.training.run_lock import RunLock
+from reparam.runs.lock import RunLock
 from tests.training import launch
 
 SMALL = ["--train-size", "256", "--test-size", "64", "--eval-k", "0", "--hidden", "16"]
@@ -57,7 +57,7 @@ def test_the_lock_dies_with_its_process(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import sys, time; from reparam.training.run_lock import RunLock; "
+            "import sys, time; from reparam.runs.lock import RunLock; "
             f"lock = RunLock.acquire({str(tmp_path)!r}); print('held', flush=True); time.sleep(60)",
         ],
         stdout=subprocess.PIPE,
@@ -234,7 +234,7 @@ def test_a_folder_that_cannot_be_written_is_one_line_before_training(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # root writes anywhere, so the refusal a read-only folder gives is made by hand
-    import reparam.training.run_lock as run_lock
+    import reparam.runs.lock as run_lock
 
     def read_only(path: object, flags: int, mode: int = 0o777) -> int:
         raise PermissionError(13, "Permission denied", str(path))

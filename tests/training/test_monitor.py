@@ -12,13 +12,10 @@ import torch
 from torch import Tensor
 
 from reparam.data import present
+from reparam.data.examples import ImageExamples
 from reparam.models import GaussianVAE
-from reparam.training import (
-    TrainConfig,
-    Trainer,
-    load_checkpoint,
-    seeded,
-)
+from reparam.runs import MetricsFile
+from reparam.training import TrainConfig, Trainer, load_checkpoint, seeded
 from reparam.training.monitor import (
     GradientMonitor,
     gradient_groups,
@@ -56,7 +53,14 @@ def trainer(
     config = TrainConfig(epochs=epochs, batch_size=20, lr=1e-2, seed=5, target="binary")
     watch = GradientMonitor(BATCH, every=3, replicates=2, seed=5) if monitor else None
     return Trainer(
-        model or tiny_model(), TRAIN, TEST, config, run, log=lambda _: None, monitor=watch
+        model or tiny_model(),
+        ImageExamples(TRAIN, config.target),
+        TEST,
+        config,
+        run.checkpoint,
+        log=lambda _: None,
+        monitor=watch,
+        callbacks=[MetricsFile(run)],
     )
 
 

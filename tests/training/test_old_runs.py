@@ -14,18 +14,18 @@ from reparam.cli import build_parser, main
 from reparam.cli._parser import UsageError
 from reparam.cli._training import check_resume_options
 from reparam.cli.dvae import MODEL_KEYS
-from reparam.training import TrainConfig
-from reparam.training.run import (
-    FORMAT,
+from reparam.runs import (
     DataSettings,
     Execution,
     RunSettings,
-    SettingsError,
     evaluate_run,
     read_settings,
     resume,
     train,
 )
+from reparam.runs.settings import FORMAT
+from reparam.training import TrainConfig
+from reparam.training._checks import SettingsError
 
 OPTIONS = {"latent": "bernoulli", "estimator": "score-loo", "num_samples": 3}
 """Three samples, not the estimator's default two: a lost option changes the run."""

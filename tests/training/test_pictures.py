@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from reparam.models import GaussianVAE
-from reparam.training.pictures import save_reconstructions
+from reparam.runs.pictures import save_reconstructions
 from tests.images import png_size
 
 

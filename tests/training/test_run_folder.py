@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reparam.cli import main
-from reparam.training import RunFolder, RunFolderError, new_run_folder
+from reparam.runs import RunFolder, RunFolderError, new_run_folder
 
 GOOD = {"command": "vae", "model": {"latent_dim": 2}, "train": {"epochs": 1}, "data": {}}
 

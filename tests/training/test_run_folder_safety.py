@@ -13,8 +13,8 @@ import pytest
 import reparam.training.checkpoint
 from reparam._files import no_space_left, write_atomically
 from reparam.cli import main
-from reparam.training import RunFolderError, new_run_folder
-from reparam.training.run_folder import RUN_FILES
+from reparam.runs import RunFolderError, new_run_folder
+from reparam.runs.folder import RUN_FILES
 
 SMALL = ["--train-size", "256", "--test-size", "64", "--eval-k", "0", "--hidden", "16"]
 RUN_CONFIG = {"format": 3, "command": "vae", "model": {}, "train": {}, "data": {}}

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from reparam.cli import main
+from reparam.runs import DataSettings, Execution, RunSettings, train
 from reparam.training import TrainConfig
 from reparam.training._checks import SettingsError, max_threads
-from reparam.training.run import DataSettings, Execution, RunSettings, train
 
 BAD: list[tuple[Callable[[], object], str]] = [
     (lambda: TrainConfig(epochs=1.5), "epochs"),  # type: ignore[arg-type]

@@ -21,10 +21,12 @@ from torch import Tensor
 from torch.overrides import TorchFunctionMode
 
 from reparam.data import present
+from reparam.data.examples import ImageExamples
 from reparam.estimators import finite_check
 from reparam.models import GaussianVAE
 from reparam.models.dvae import DiscreteVAE
-from reparam.training import TrainConfig, Trainer, TrainingDiverged, new_run_folder
+from reparam.runs import MetricsFile, new_run_folder
+from reparam.training import TrainConfig, Trainer, TrainingDiverged
 from reparam.training.trainer import READ_EVERY
 from tests.mnist_files import synthetic_arrays
 
@@ -58,7 +60,16 @@ def tiny_trainer(path: Path, model: GaussianVAE, batch_size: int, epochs: int = 
     run = new_run_folder(path)
     run.write_json(run.config, {})
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=1e-2, seed=5, target="binary")
-    return Trainer(model, TRAIN, TEST, config, run, log=lambda _: None, progress_bar=False)
+    return Trainer(
+        model,
+        ImageExamples(TRAIN, config.target),
+        TEST,
+        config,
+        run.checkpoint,
+        log=lambda _: None,
+        progress_bar=False,
+        callbacks=[MetricsFile(run)],
+    )
 
 
 def tiny_model(cls: type[GaussianVAE] = GaussianVAE) -> GaussianVAE:

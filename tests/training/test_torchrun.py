@@ -18,8 +18,8 @@ from torch.distributed.run import get_args_parser
 
 from reparam.cli import build_parser
 from reparam.cli._training import describe
+from reparam.runs import Execution, evaluate_run, resume
 from reparam.training.checkpoint import load_checkpoint
-from reparam.training.run import Execution, evaluate_run, resume
 from tests.conftest import REPO
 from tests.training import launch
 

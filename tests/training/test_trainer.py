@@ -12,16 +12,16 @@ import pytest
 import torch
 from torch import Tensor
 
+from reparam.cli._training import in_words
 from reparam.data import present
+from reparam.data.examples import ImageExamples
 from reparam.models import GaussianVAE
+from reparam.runs import MetricsFile, RunFolderError, existing_run_folder, new_run_folder
 from reparam.training import (
-    RunFolderError,
     TrainConfig,
     Trainer,
     TrainingDiverged,
-    existing_run_folder,
     load_checkpoint,
-    new_run_folder,
     save_checkpoint,
 )
 from tests.mnist_files import synthetic_arrays
@@ -40,7 +40,15 @@ def tiny_model(seed: int = 0, cls: type[GaussianVAE] = GaussianVAE) -> GaussianV
 def trainer(path: Path, epochs: int, model: GaussianVAE | None = None, new: bool = True) -> Trainer:
     run = trainer_folder(path, new)
     config = TrainConfig(epochs=epochs, batch_size=20, lr=1e-2, seed=5, target="binary")
-    return Trainer(model or tiny_model(), TRAIN, TEST, config, run, log=lambda _: None)
+    return Trainer(
+        model or tiny_model(),
+        ImageExamples(TRAIN, config.target),
+        TEST,
+        config,
+        run.checkpoint,
+        log=lambda _: None,
+        callbacks=[MetricsFile(run)],
+    )
 
 
 def same_state(a: dict[str, Tensor], b: dict[str, Tensor]) -> bool:
@@ -146,7 +154,8 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> No
         t.fit()
     message = str(error.value)
     assert "epoch 2, batch 3" in message and "nan" in message
-    assert "last good checkpoint (after epoch 1)" in message and "--lr" in message
+    assert "last good checkpoint (after epoch 1)" in message and "smaller lr." in message
+    assert "--lr" not in message and "smaller --lr." in in_words(error.value)  # the CLI's words
     state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
     assert state["progress"]["epoch"] == 1 and state["progress"]["step"] == 0
     assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 1
@@ -165,7 +174,7 @@ def test_run_folder_rules(tmp_path: Path) -> None:
     run = new_run_folder(tmp_path / "run")
     saved = {"format": 3, "command": "vae", "model": {}, "train": {}, "data": {}}
     run.write_json(run.config, saved)
-    with pytest.raises(RunFolderError, match=r"--resume .*--overwrite"):
+    with pytest.raises(RunFolderError, match=r"resume\('.*'\), .*overwrite=True"):
         new_run_folder(tmp_path / "run")
     assert json.loads(run.config.read_text()) == saved
     assert list(new_run_folder(tmp_path / "run", overwrite=True).path.iterdir()) == []

@@ -13,10 +13,10 @@ from torch import Tensor
 
 from reparam.cli import main
 from reparam.models import GaussianVAE
+from reparam.runs.memory import MAX_EVAL_FLOPS, check_evaluation
 from reparam.training import load_checkpoint
 from reparam.training._checks import SettingsError
 from reparam.training.monitor import MAX_WORK, check_monitor_work, measure_gradients
-from reparam.training.run_memory import MAX_EVAL_FLOPS, check_evaluation
 from tests.training.test_monitor import BATCH, same_state, tiny_model, trainer
 
 SMALL = ["--train-size", "256", "--test-size", "64", "--hidden", "16", "--epochs", "1"]

@@ -19,6 +19,8 @@ from reparam.cli._parser import Parser, UsageError, print_error
 from reparam.safety import GradientCutError
 from reparam.training._interrupt import Stopped
 
+__all__ = ["COMMANDS", "build_parser", "main", "run_program"]
+
 # Each module adds its own subcommand with add_parser(commands).
 COMMANDS = (channel, vae, lab, dvae)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -168,48 +167,6 @@ seed_option = checked(integer, check_seed)
 threads_option = checked(integer, check_threads)
 """A number of CPU threads for torch: ``1`` to :func:`max_threads` (a huge count would
 crash torch's thread pool)."""
-
-
-DEVICES = "cpu, cuda, cuda:N or auto"
-
-
-def device_option(text: str) -> str:
-    """A device name: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``, checked against this machine.
-
-    The name is returned as given; ``auto`` (CUDA when present, else the CPU) is
-    left to the caller to resolve.
-    """
-    if not text.startswith("cuda"):
-        return parse_device(text, cuda_devices=0)
-    import torch
-
-    return parse_device(text, torch.cuda.device_count())
-
-
-def parse_device(text: str, cuda_devices: int) -> str:
-    """:func:`device_option` for a machine with ``cuda_devices`` CUDA devices.
-
-    >>> parse_device("cuda:1", cuda_devices=2)
-    'cuda:1'
-    >>> parse_device("mps", cuda_devices=2)
-    Traceback (most recent call last):
-    argparse.ArgumentTypeError: unknown device 'mps'; use cpu, cuda, cuda:N or auto
-    """
-    match = re.fullmatch(r"cpu|auto|cuda(?::(\d+))?", text)
-    if match is None:
-        raise argparse.ArgumentTypeError(f"unknown device {text!r}; use {DEVICES}")
-    if text.startswith("cuda"):
-        if cuda_devices == 0:
-            raise argparse.ArgumentTypeError(
-                f"{text}: no CUDA device is available here; use cpu (or auto)"
-            )
-        index = int(match.group(1) or 0)
-        if index >= cuda_devices:
-            raise argparse.ArgumentTypeError(
-                f"{text}: this machine has {cuda_devices} CUDA device(s), "
-                f"cuda:0 to cuda:{cuda_devices - 1}"
-            )
-    return text
 
 
 def nonempty_path(text: str) -> str:

@@ -17,6 +17,16 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import Tensor
 
+__all__ = [
+    "TARGETS",
+    "batch_slices",
+    "epoch_order",
+    "iterate_batches",
+    "num_batches",
+    "present",
+    "to_pixels",
+]
+
 TARGETS = ("grayscale", "binary")
 """How pixels are presented to a model: intensities in [0, 1], or Bernoulli draws."""
 

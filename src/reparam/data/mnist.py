@@ -25,6 +25,16 @@ from reparam.data._mnist_files import HOW_TO_GET, find_file, md5_hex
 from reparam.data._mnist_files import MNIST_FILES as MNIST_FILES
 from reparam.data._mnist_files import DataError as DataError
 
+__all__ = [
+    "ENV_VAR",
+    "MNIST",
+    "MNIST_FILES",
+    "DataError",
+    "load_mnist",
+    "read_verified",
+    "resolve_data_dir",
+]
+
 ENV_VAR = "REPARAM_DATA_DIR"
 """The environment variable naming the MNIST folder when none is given."""
 

@@ -10,7 +10,7 @@ ignore the options, which are still checked.
 The floor only stops the annealing (Jang, Gu and Poole, 2017), so it may not
 exceed the initial temperature; its default gives way to a lower
 ``temperature`` when nothing anneals, and is refused when something does.
-Errors name the model's parameter and the command-line option.
+Errors name the model's parameters.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 
 from reparam.estimators import Estimator, ExponentialAnnealing, check_temperature
+
+__all__ = ["annealing", "schedule_for"]
 
 TEMPERATURE, MIN_TEMPERATURE = 1.0, 0.5
 """Defaults: the initial temperature and the floor of its annealing."""
@@ -59,19 +61,19 @@ def annealing(
     """
     initial = TEMPERATURE if temperature is None else temperature
     rate = 0.0 if anneal_rate is None else anneal_rate
-    check_temperature(initial, "temperature (--temperature)")
+    check_temperature(initial, "temperature")
     if not (rate >= 0 and math.isfinite(rate)):
-        raise ValueError(f"anneal_rate (--anneal-rate) must be a finite number >= 0, got {rate}")
+        raise ValueError(f"anneal_rate must be a finite number >= 0, got {rate}")
     if min_temperature is not None:
-        check_temperature(min_temperature, "min_temperature (--min-temperature)")
+        check_temperature(min_temperature, "min_temperature")
     floor = min_temperature
     if floor is None:
         floor = MIN_TEMPERATURE if rate > 0 else min(MIN_TEMPERATURE, initial)
     if floor > initial:
         default = " (the default)" if min_temperature is None else ""
         raise ValueError(
-            f"min_temperature (--min-temperature) {floor}{default} is above temperature "
-            f"(--temperature) {initial}: the floor of the annealing would replace the "
-            f"starting temperature. Pass min_temperature <= {initial}."
+            f"min_temperature={floor}{default} is above temperature={initial}: the floor of "
+            "the annealing would replace the "
+            f"starting temperature. Pass min_temperature={initial} or lower."
         )
     return ExponentialAnnealing(initial, rate, floor)

@@ -57,11 +57,24 @@ from reparam.estimators import (
     expectation,
     resolve_estimator,
 )
+from reparam.models._dvae_config import LATENTS as LATENTS
+from reparam.models._dvae_config import DVAEConfig
 from reparam.models._temperatures import MIN_TEMPERATURE as MIN_TEMPERATURE
 from reparam.models._temperatures import schedule_for
 from reparam.training import LatentVariableModel
 
-LATENTS = ("bernoulli", "categorical")
+__all__ = [
+    "CLASSES",
+    "LATENTS",
+    "MIN_TEMPERATURE",
+    "UNITS",
+    "VARIABLES",
+    "DiscreteVAE",
+    "estimators_for",
+    "mlp",
+    "posterior",
+]
+
 VARIABLES, CLASSES, UNITS = 20, 10, 200
 
 
@@ -110,8 +123,17 @@ class DiscreteVAE(LatentVariableModel):
         input_dim: int = 784,
     ) -> None:
         super().__init__()
-        if latent not in LATENTS:
-            raise ValueError(f"latent must be one of {', '.join(LATENTS)}, got {latent!r}")
+        self.config = DVAEConfig(
+            latent=latent,
+            estimator=estimator,
+            hidden=hidden,  # type: ignore[arg-type]
+            num_samples=num_samples,
+            temperature=temperature,
+            anneal_rate=anneal_rate,
+            min_temperature=min_temperature,
+            input_dim=input_dim,
+        )
+        self.samples_per_example = self.config.samples_per_example
         self.latent = latent
         self.latent_dim = UNITS
         self.log_codes = (
@@ -123,12 +145,7 @@ class DiscreteVAE(LatentVariableModel):
                 "RELAX fits its control variate with torch.autograd.grad inside each step, "
                 "which torch.compile cannot compile with the step's backward pass"
             )
-        self.num_samples = self.estimator.min_samples if num_samples is None else num_samples
-        if self.num_samples < self.estimator.min_samples:
-            raise ValueError(
-                f"{self.estimator!r} needs num_samples >= {self.estimator.min_samples} "
-                f"(--num-samples), got {self.num_samples}"
-            )
+        self.num_samples = self.config.samples_per_example
         options = {
             "temperature": temperature,
             "anneal_rate": anneal_rate,

@@ -57,7 +57,7 @@ from torch import Tensor, nn
 from torch.distributions import Distribution, Independent, Normal
 
 from reparam._numerics import HALF_LOG_2PI
-from reparam.bounds import GRADIENTS, Gradient, iwae_bound
+from reparam.bounds import Gradient, iwae_bound
 from reparam.distributions import (
     HypersphericalUniform,
     NotDetachableError,
@@ -72,13 +72,14 @@ from reparam.estimators import (
     expectation,
     resolve_estimator,
 )
+from reparam.models._vae_config import OBJECTIVES as OBJECTIVES
+from reparam.models._vae_config import POSTERIORS as POSTERIORS
+from reparam.models._vae_config import VAEConfig
 from reparam.models.dvae import mlp
 from reparam.training import LatentVariableModel
 
-OBJECTIVES = ("elbo", "iwae")
-"""The training objectives of :class:`GaussianVAE`."""
-POSTERIORS = ("normal", "vmf")
-"""``posterior`` of :class:`GaussianVAE`: diagonal Gaussian, or von Mises-Fisher on the sphere."""
+__all__ = ["MIN_CONCENTRATION", "OBJECTIVES", "POSTERIORS", "GaussianVAE"]
+
 MIN_CONCENTRATION = 1e-2
 """Floor of the vMF concentration, the low end of the range its numerics are tested on."""
 
@@ -120,26 +121,23 @@ class GaussianVAE(LatentVariableModel):
         posterior: str = "normal",
     ) -> None:
         super().__init__()
-        widths = [hidden] if isinstance(hidden, int) else [int(w) for w in hidden]
-        sizes = {
-            "input_dim": input_dim,
-            "hidden": min(widths, default=0),
-            "latent_dim": latent_dim,
-            "num_samples": num_samples,
-        }
-        for name, value in sizes.items():
-            if value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
-        _check_posterior(posterior, latent_dim)
+        self.config = VAEConfig(
+            input_dim=input_dim,
+            posterior=posterior,
+            latent_dim=latent_dim,
+            hidden=hidden,  # type: ignore[arg-type]
+            estimator=estimator,
+            num_samples=num_samples,
+            objective=objective,
+            iw_k=iw_k,
+            iw_gradient=iw_gradient,
+        )
+        widths = self.config.widths
+        self.samples_per_example = self.config.samples_per_example
         self.spherical_latents = posterior == "vmf"
         self.latent_dim = latent_dim
         self.num_samples = num_samples
         self.estimator = resolve_estimator(estimator)
-        if num_samples < self.estimator.min_samples:
-            raise ValueError(
-                f"{self.estimator!r} needs at least {self.estimator.min_samples} samples "
-                f"per example (--num-samples), got {num_samples}"
-            )
         self.encoder = (
             mlp([input_dim, *widths]) if len(widths) > 1 else nn.Linear(input_dim, widths[0])
         )
@@ -152,8 +150,9 @@ class GaussianVAE(LatentVariableModel):
         self.objective: str = objective
         self.iw_k: int = iw_k
         self.iw_gradient: str = iw_gradient
-        _check_objective(self, input_dim)
-        if objective == "elbo":  # the IWAE objective is reparameterized, estimator unused
+        if objective == "iwae":
+            _check_iwae_posterior(self, input_dim)
+        else:  # the IWAE objective is reparameterized, estimator unused
             self._check_estimator(posterior, input_dim)
 
     def posterior(self, x: Tensor) -> Distribution:
@@ -171,7 +170,7 @@ class GaussianVAE(LatentVariableModel):
             self.estimator.check_supports(q)
         except UnsupportedDistributionError as error:
             raise UnsupportedDistributionError(
-                f"--estimator {self.estimator.name} does not apply to --posterior {posterior} "
+                f"estimator={self.estimator.name!r} does not apply to posterior={posterior!r} "
                 f"({error}); choose one of: {', '.join(applicable_estimators(q))}"
             ) from None
 
@@ -232,7 +231,7 @@ class GaussianVAE(LatentVariableModel):
         theirs = {family for name, family in heads.items() if name in names}
         ours = "vmf" if self.spherical_latents else "normal"
         if len(theirs) == 1 and ours not in theirs:
-            return f"the checkpoint has a --posterior {theirs.pop()} model, the settings say {ours}"
+            return f"the checkpoint has a posterior={theirs.pop()!r} model, the settings say {ours}"
         return None
 
     def decode(self, z: Tensor) -> Tensor:
@@ -253,52 +252,15 @@ class GaussianVAE(LatentVariableModel):
         return torch.randn(n, self.latent_dim, device=weight.device, dtype=weight.dtype)
 
 
-def _check_objective(model: GaussianVAE, input_dim: int) -> None:
-    """Refuse, before training, an objective whose options do not fit together."""
-    objective, k, gradient = model.objective, model.iw_k, model.iw_gradient
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(
-            f"iw_k (--iw-k) must be an integer >= 1, the importance samples per example; got {k!r}"
-        )
-    if gradient not in GRADIENTS:
-        raise ValueError(f"iw_gradient must be one of {', '.join(GRADIENTS)}, got {gradient!r}")
-    if objective == "elbo":
-        _check_elbo_options(k, gradient)
-        return
-    given = []
-    if model.estimator.name != "pathwise":
-        given.append(f"estimator {model.estimator.name!r} (--estimator)")
-    if model.num_samples != 1:
-        given.append(f"num_samples {model.num_samples} (--num-samples)")
-    if given:
-        raise ValueError(
-            f"{' and '.join(given)}: these options apply to the ELBO objective; the IWAE "
-            "objective is reparameterized, with its k set by --iw-k and its encoder gradient "
-            "by --iw-gradient"
-        )
+def _check_iwae_posterior(model: GaussianVAE, input_dim: int) -> None:
+    """The IWAE objective needs ``rsample``; STL and DReG need detachable parameters."""
     weight = model.to_mean.weight
     with torch.no_grad():
         q = model.posterior(torch.zeros(1, input_dim, device=weight.device, dtype=weight.dtype))
-    _check_iwae_posterior(q, gradient)
+    _check_rsample(q, model.iw_gradient)
 
 
-def _check_elbo_options(k: int, gradient: str) -> None:
-    if k != 1:
-        raise ValueError(
-            f"iw_k (--iw-k {k}) applies to the IWAE objective: add --objective iwae "
-            "(the ELBO's samples per example are --num-samples)"
-        )
-    if gradient != "standard":
-        raise ValueError(
-            f"iw_gradient {gradient!r} (--iw-gradient) applies to the IWAE objective: add "
-            "--objective iwae (with --iw-k 1 it is the ELBO with that gradient)"
-        )
-
-
-def _check_iwae_posterior(q: Distribution, gradient: str) -> None:
-    """The IWAE objective needs ``rsample``; STL and DReG need detachable parameters."""
+def _check_rsample(q: Distribution, gradient: str) -> None:
     if not q.has_rsample:
         raise ValueError(
             f"the IWAE objective needs a reparameterizable posterior, and "
@@ -312,16 +274,5 @@ def _check_iwae_posterior(q: Distribution, gradient: str) -> None:
     except NotDetachableError as error:
         raise ValueError(
             f"iw_gradient {gradient!r} evaluates log q with the posterior's parameters "
-            f"detached, which fails here: {error}. Use --iw-gradient standard"
+            f"detached, which fails here: {error}. Use iw_gradient='standard'"
         ) from None
-
-
-def _check_posterior(posterior: str, latent_dim: int) -> str:
-    if posterior not in POSTERIORS:
-        raise ValueError(f"posterior must be one of {', '.join(POSTERIORS)}, got {posterior!r}")
-    if posterior == "vmf" and latent_dim < 2:
-        raise ValueError(
-            f"posterior 'vmf' needs latent_dim >= 2 (--latent-dim): the codes lie on the "
-            f"sphere S^(d-1) in R^d and R^{latent_dim} has none; got {latent_dim}"
-        )
-    return posterior

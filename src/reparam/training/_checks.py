@@ -23,11 +23,11 @@ THREADS_PER_CPU = 4
 a huge count crashes its thread pool."""
 
 
-class SettingsError(ValueError):
-    """A run's settings cannot work; said before anything is trained or written.
+class ArgumentError(Exception):
+    """An error whose message names Python arguments, which a front end may call otherwise.
 
     ``template`` refers to the ``arguments`` it is about as ``{0}``, ``{1}``...
-    and to ``values`` by their keys.
+    and to ``values`` by their keys; :meth:`render` says it with other names.
     """
 
     def __init__(self, template: str, *arguments: str, **values: object) -> None:
@@ -49,6 +49,10 @@ class SettingsError(ValueError):
         if not self.arguments:
             return self.render()
         return self.render({self.arguments[0]: ""}).lstrip(": ")
+
+
+class SettingsError(ArgumentError, ValueError):
+    """A run's settings cannot work; said before anything is trained or written."""
 
 
 def is_integer(value: object) -> bool:

@@ -23,13 +23,16 @@ class LatentVariableModel(nn.Module, abc.ABC):
     Attributes: ``latent_dim``, the size of one code; ``spherical_latents``,
     whether codes lie on the unit sphere in R^latent_dim (a 3-D code space is then
     drawn on the sphere; default ``False``); ``eager_reason``, why the training
-    step cannot be compiled with ``torch.compile`` (``None``: it can).
+    step cannot be compiled with ``torch.compile`` (``None``: it can);
+    ``samples_per_example``, the posterior samples a training step draws per example
+    (what its memory scales with; default 1).
     """
 
     continuous_latents: ClassVar[bool] = True
     latent_dim: int
     spherical_latents: bool = False
     eager_reason: str | None = None
+    samples_per_example: int = 1
 
     @abc.abstractmethod
     def loss(self, x: Tensor) -> Tensor:

@@ -35,6 +35,17 @@ import torch
 
 from reparam._files import write_bytes_atomically
 
+__all__ = [
+    "FORMAT",
+    "RECOVERY",
+    "ZIP_END",
+    "ZIP_END_SPAN",
+    "ZIP_MAGIC",
+    "CheckpointError",
+    "load_checkpoint",
+    "save_checkpoint",
+]
+
 FORMAT = 2
 """Version of the checkpoint layout, stored in every file."""
 

@@ -13,6 +13,8 @@ from reparam.training._checks import (
     check_seed,
 )
 
+__all__ = ["TrainConfig"]
+
 
 @dataclass(frozen=True)
 class TrainConfig:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -32,7 +31,32 @@ from typing import Any, Protocol
 import torch
 import torch.distributed as dist
 
-from reparam.training._checks import SettingsError
+from reparam.training._devices import DEVICE_NAME as DEVICE_NAME
+from reparam.training._devices import WorldError as WorldError
+from reparam.training._devices import check_device as check_device
+from reparam.training._devices import check_device_name as check_device_name
+from reparam.training._devices import choose_device as choose_device
+from reparam.training._devices import launched_by_torchrun as launched_by_torchrun
+
+__all__ = [
+    "BACKENDS",
+    "COLLECTIVE_TIMEOUT",
+    "DEVICE_NAME",
+    "Pending",
+    "World",
+    "WorldError",
+    "check_backend",
+    "check_device",
+    "check_device_name",
+    "check_global_batch",
+    "choose_device",
+    "join_world",
+    "launched_by_torchrun",
+    "leave_world",
+    "noise_seed",
+    "rank_noise_seed",
+    "share_bounds",
+]
 
 BACKENDS = ("auto", "gloo", "nccl")
 """``auto``: NCCL for CUDA devices, gloo for the CPU."""
@@ -53,10 +77,6 @@ class _Done:
 
 
 _DONE = _Done()
-
-
-class WorldError(ValueError):
-    """The distributed set-up asked for cannot work here (said before any training)."""
 
 
 @dataclass(frozen=True)
@@ -105,84 +125,19 @@ class World:
             dist.barrier()
 
 
-DEVICE_NAME = re.compile(r"cpu|auto|cuda(?::\d+)?")
-"""The devices a run can be asked for: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``."""
-
-
-def check_device_name(name: object, argument: str = "device") -> None:
-    """The name's form only: whether CUDA is there is the run's to say, on every rank.
-
-    >>> check_device_name("meta")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    reparam.training._checks.SettingsError: device: unknown device 'meta'; use cpu, ...
-    """
-    if not (isinstance(name, str) and DEVICE_NAME.fullmatch(name)):
-        raise SettingsError(
-            "{0}: unknown device {got}; use cpu, cuda, cuda:N or auto",
-            argument,
-            got=repr(name),
-        )
-
-
-def launched_by_torchrun(environ: Mapping[str, str] = os.environ) -> bool:
-    """Whether the process environment describes a ``torchrun`` worker."""
-    return all(key in environ for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
-
-
-def choose_device(
-    requested: str, environ: Mapping[str, str] = os.environ
-) -> tuple[torch.device, str | None]:
-    """The device of this process and the backend its world will use (``None``: one process).
-
-    ``requested`` is ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (one process only:
-    under torchrun every rank takes ``cuda:LOCAL_RANK``).
-    """
-    if not launched_by_torchrun(environ):
-        return _single_device(requested), None
-    local_rank = int(environ["LOCAL_RANK"])
-    local_size = int(environ.get("LOCAL_WORLD_SIZE", environ["WORLD_SIZE"]))
-    kind = torch.device("cuda" if torch.cuda.is_available() else "cpu").type
-    if requested != "auto":
-        kind = torch.device(requested).type
-        if torch.device(requested).index is not None:
-            raise WorldError(
-                f"--device {requested}: under torchrun each rank takes cuda:LOCAL_RANK; "
-                "pass --device cuda"
-            )
-    if kind == "cuda":
-        available = torch.cuda.device_count()
-        if available < local_size:
-            raise WorldError(
-                f"--device cuda: {local_size} ranks on this node but {available} CUDA "
-                f"device(s); start at most {available} processes per node, or use --device cpu"
-            )
-        return torch.device("cuda", local_rank), "nccl"
-    return torch.device(kind), "gloo"
-
-
-def _single_device(requested: str) -> torch.device:
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(requested)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise WorldError("--device cuda: no CUDA device is available here; use --device cpu")
-    return device
-
-
 def check_backend(backend: str, device: torch.device) -> str:
     """Resolve ``auto`` and refuse pairs that cannot work (NCCL needs CUDA tensors)."""
     if backend not in BACKENDS:
-        raise WorldError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        raise WorldError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if backend == "auto":
         return "nccl" if device.type == "cuda" else "gloo"
     if backend == "nccl" and device.type != "cuda":
         raise WorldError(
-            "--backend nccl needs CUDA devices, and this run uses the CPU; "
-            "use --backend gloo (or auto)"
+            "backend='nccl' needs CUDA devices, and this run uses the CPU; "
+            "use backend='gloo' (or 'auto')"
         )
     if backend == "nccl" and not dist.is_nccl_available():
-        raise WorldError("--backend nccl: this PyTorch has no NCCL; use --backend gloo")
+        raise WorldError("backend='nccl': this PyTorch has no NCCL; use backend='gloo'")
     return backend
 
 
@@ -190,8 +145,8 @@ def check_global_batch(batch_size: int, world_size: int) -> None:
     """A global batch must give every rank at least one example."""
     if batch_size < world_size:
         raise WorldError(
-            f"--batch-size {batch_size} is the global batch and is smaller than the "
-            f"{world_size} processes; use --batch-size {world_size} or more"
+            f"batch_size={batch_size} is the global batch and is smaller than the "
+            f"{world_size} processes; use batch_size={world_size} or more"
         )
 
 

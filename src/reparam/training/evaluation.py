@@ -33,6 +33,16 @@ from reparam.training._model import LatentVariableModel
 from reparam.training._rng import seeded
 from reparam.training.distributed import World, noise_seed
 
+__all__ = [
+    "ROWS",
+    "Evaluation",
+    "evaluate",
+    "iw_bounds",
+    "log_mean_exp_in_pieces",
+    "mean_loss",
+    "mean_neg_iw_bound",
+]
+
 ROWS = 16384
 """About how many decoder rows (examples x samples) are in memory at once."""
 

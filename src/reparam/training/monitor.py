@@ -41,6 +41,19 @@ from reparam.training._model import LatentVariableModel
 from reparam.training._rng import seeded
 from reparam.training.distributed import World, noise_seed
 
+__all__ = [
+    "MAX_WORK",
+    "REPLICATES",
+    "GradientMonitor",
+    "GradientRow",
+    "check_monitor_work",
+    "check_replicates",
+    "gradient_groups",
+    "gradient_rows",
+    "measure_gradients",
+    "plot_gradients",
+]
+
 REPLICATES = 10
 """Gradient estimates per measurement when none is said."""
 MAX_WORK = 100

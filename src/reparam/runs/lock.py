@@ -12,7 +12,7 @@ writer can name the holder.
 ...     RunLock.acquire(folder)
 Traceback (most recent call last):
 ...
-reparam.training.run_folder.RunFolderError: run folder ... is in use by process ...
+reparam.runs.folder.RunFolderError: run folder ... is in use by process ...
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ import socket
 from pathlib import Path
 from types import TracebackType
 
-from reparam.training.run_folder import LOCK_NAME, RunFolderError
+from reparam.runs.folder import LOCK_NAME, RunFolderError
+
+__all__ = ["RunLock"]
 
 try:
     import fcntl

@@ -30,6 +30,18 @@ from torch.distributions import Distribution
 from reparam._memory import format_bytes, memory_limit
 from reparam.training._checks import SettingsError
 
+__all__ = [
+    "COPIES",
+    "EVAL_EXAMPLES",
+    "FLOAT_BYTES",
+    "MAX_EVAL_FLOPS",
+    "TooLarge",
+    "check_evaluation",
+    "check_fits",
+    "estimated_bytes",
+    "samples_per_example",
+]
+
 EVAL_EXAMPLES = 1000
 """Examples per chunk of :func:`reparam.training.evaluation.mean_loss`."""
 FLOAT_BYTES = 4
@@ -50,6 +62,14 @@ def _on_meta(build: Callable[[], nn.Module]) -> nn.Module | None:
         return None
     finally:
         Distribution.set_default_validate_args(validating)
+
+
+def samples_per_example(build: Callable[[], nn.Module]) -> int:
+    """The model's ``samples_per_example`` (1 where it says none), read from a model
+    built on the meta device."""
+    model = _on_meta(build)
+    samples = getattr(model, "samples_per_example", 1)
+    return samples if isinstance(samples, int) and samples >= 1 else 1
 
 
 def check_evaluation(
@@ -108,12 +128,20 @@ def check_fits(
     needed = estimated_bytes(build, rows_per_example, examples)
     if needed is not None and needed > limit:
         raise TooLarge(
-            f"this run needs at least {format_bytes(needed)} of memory (model, optimizer and "
-            f"activations of {rows_per_example} sample(s) x {examples} examples) and this "
-            f"machine has {format_bytes(limit)}; lower --num-samples, --hidden, --latent-dim or "
-            "--batch-size"
+            "this run needs at least {needed} of memory (model, optimizer and activations of "
+            "{rows} sample(s) x {examples} examples) and this machine has {limit}; lower "
+            "{0}, {1}, {2} or {3}",
+            "num_samples",
+            "hidden",
+            "latent_dim",
+            "batch_size",
+            needed=format_bytes(needed),
+            rows=rows_per_example,
+            examples=examples,
+            limit=format_bytes(limit),
         )
 
 
-class TooLarge(ValueError):
-    """A run's sizes cannot fit in this machine's memory."""
+class TooLarge(SettingsError):
+    """A run's sizes cannot fit in this machine's memory (the message names the options
+    that set them)."""

@@ -25,18 +25,62 @@ from reparam._files import write_text_atomically
 from reparam._json import to_strict_json
 from reparam.training._checks import SettingsError
 
+__all__ = [
+    "LOCK_NAME",
+    "RUN_FILES",
+    "RunFolder",
+    "RunFolderError",
+    "RunFolderExists",
+    "check_new_run_folder",
+    "discarded_on_failure",
+    "existing_run_folder",
+    "new_run_folder",
+    "run_folder_path",
+]
+
 LOCK_NAME = ".lock"
-"""The file a writing run holds locked (see :mod:`reparam.training.run_lock`)."""
+"""The file a writing run holds locked (see :mod:`reparam.runs.lock`)."""
 PICTURES = ("reconstructions.png", "samples.png", "latent_space.png", "latent_sphere.png")
-"""The pictures :func:`reparam.training.save_pictures` draws."""
+"""The pictures :func:`reparam.runs.pictures.save_pictures` draws."""
 RUN_FILES = frozenset(
-    ("config.json", "checkpoint.pt", "metrics.jsonl", "summary.json", "gradients.png", *PICTURES)
+    (
+        "config.json",
+        "checkpoint.pt",
+        "metrics.jsonl",
+        "changes.jsonl",
+        "summary.json",
+        "gradients.png",
+        *PICTURES,
+    )
 )
 """Every file a run writes into its folder (besides its lock)."""
 
 
 class RunFolderError(ValueError):
     """A run folder cannot be used as asked."""
+
+
+class RunFolderExists(RunFolderError):
+    """A new run was asked for in the run folder ``folder``, which has content.
+
+    Made by :meth:`at`; like every error of the package it can also be rebuilt
+    from its message alone (``folder`` is then ``None``).
+    """
+
+    def __init__(self, message: str, folder: Path | None = None) -> None:
+        super().__init__(message)
+        self.folder = folder
+
+    @classmethod
+    def at(cls, folder: Path) -> RunFolderExists:
+        return cls(
+            f"run folder {folder} already exists; continue it with resume({str(folder)!r}), "
+            "replace it with overwrite=True, or choose another run_dir",
+            folder,
+        )
+
+    def __reduce__(self) -> tuple[type, tuple[str, Path | None]]:
+        return type(self), (str(self), self.folder)
 
 
 @dataclass(frozen=True)
@@ -60,6 +104,30 @@ class RunFolder:
     @property
     def summary(self) -> Path:
         return self.path / "summary.json"
+
+    @property
+    def changes(self) -> Path:
+        """What resumes changed (``reparam.runs.settings.record_changes``), one JSON per line."""
+        return self.path / "changes.jsonl"
+
+    def read_changes(self) -> list[Any]:
+        """The lines of ``changes.jsonl`` (none when the file is missing)."""
+        try:
+            text = self.changes.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        except (OSError, UnicodeDecodeError) as error:
+            raise RunFolderError(f"cannot read {self.changes}: {error}") from None
+        try:
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as error:
+            raise RunFolderError(
+                f"{self.changes} records the changes of the run's resumes, but a line is not "
+                f"JSON ({error.msg}); the file is damaged or was edited by hand"
+            ) from None
+
+    def write_changes(self, changes: list[Any]) -> None:
+        write_text_atomically(self.changes, "".join(to_strict_json(c) + "\n" for c in changes))
 
     def read_config(self) -> dict[str, Any]:
         """The run's settings from ``config.json``: a JSON object with the sections
@@ -124,15 +192,12 @@ def check_new_run_folder(path: str | Path, overwrite: bool = False) -> None:
     if not (folder.is_dir() and _contents(folder)):
         return
     if not overwrite:
-        raise RunFolderError(
-            f"run folder {folder} already exists; pass --resume {folder} to continue it, "
-            "--overwrite to replace it, or choose another --run folder"
-        )
+        raise RunFolderExists.at(folder)
     why = _not_a_run(folder / "config.json")
     if why is not None:
         raise RunFolderError(
             f"refusing to overwrite {folder}: it is not empty and not a run folder ({why}); "
-            "nothing was changed; choose another --run folder"
+            "nothing was changed; choose another run_dir"
         )
 
 
@@ -184,7 +249,7 @@ def run_folder_path(run_dir: object) -> Path:
 @contextlib.contextmanager
 def discarded_on_failure(folder: Path, created: bool, discard: bool = True) -> Iterator[None]:
     """Around a new run (``discard``): if it fails before its first checkpoint, it leaves
-    nothing half-written (:func:`discard_unfinished_run`)."""
+    nothing half-written (``discard_unfinished_run``)."""
     try:
         yield
     except BaseException:

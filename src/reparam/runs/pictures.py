@@ -24,6 +24,16 @@ from reparam.plotting import new_figure, save_figure
 from reparam.training._model import LatentVariableModel
 from reparam.training._rng import seeded
 
+__all__ = [
+    "lambert_equal_area",
+    "save_latent_space",
+    "save_latent_sphere",
+    "save_pictures",
+    "save_reconstructions",
+    "save_samples",
+    "tile",
+]
+
 
 def tile(images: Tensor, rows: int, cols: int) -> Tensor:
     """``[rows * cols, H, W]`` -> one ``[rows * H, cols * W]`` image, row-major."""
