@@ -42,8 +42,8 @@ names gathered at run time (a loop over modules, ``globals()``), nor, for mypy,
 a registered class is missing from either package.
 
 Nothing else names estimators by hand: ``expectation``'s error messages, the
-lab's default list and ``reparam lab --estimators``, the discrete VAE's
-``--estimator`` choices and its tests, and the temperature options all follow
+lab's default list and the estimator choices of the ``reparam lab`` and
+``reparam dvae`` commands and their tests, and the temperature options all follow
 from the registry (``applicable_estimators``) and from the estimator's own
 answers, never from its type.
 

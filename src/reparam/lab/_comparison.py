@@ -181,8 +181,8 @@ def _legend(rows: list[Row] | tuple[Row, ...]) -> list[str]:
     if any(row.size > 1 for row in rows):
         lines.append(
             "a tensor's row (coords > 1): mean and exact are norms, bias the coordinate "
-            "furthest off, variances summed over its coordinates; full=True (--full) for "
-            "one row per coordinate."
+            "furthest off, variances summed over its coordinates; full=True for one row "
+            "per coordinate."
         )
     return lines
 

@@ -1,4 +1,4 @@
-"""The built-in problems by short name (``reparam lab --list``).
+"""The built-in problems by short name (the ones ``reparam lab`` lists).
 
 Adding a problem means writing its factory (returning a :class:`Problem`) and
 one entry here. Factories that take ``k`` accept ``reparam lab --k``.
