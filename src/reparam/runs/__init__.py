@@ -21,7 +21,6 @@ subclass, passed as ``family=`` with its data as ``data=RunData.from_tensors(tra
 test)`` to the same calls (see :mod:`reparam.runs._orchestrate`).
 """
 
-from reparam.runs.metrics import MetricsFile as MetricsFile
 from reparam.runs._orchestrate import evaluate_run as evaluate_run
 from reparam.runs._orchestrate import load_model as load_model
 from reparam.runs._orchestrate import resume as resume
@@ -33,6 +32,7 @@ from reparam.runs.folder import RunFolderError as RunFolderError
 from reparam.runs.folder import RunFolderExists as RunFolderExists
 from reparam.runs.folder import existing_run_folder as existing_run_folder
 from reparam.runs.folder import new_run_folder as new_run_folder
+from reparam.runs.metrics import MetricsFile as MetricsFile
 from reparam.runs.pictures import save_pictures as save_pictures
 from reparam.runs.settings import DataSettings as DataSettings
 from reparam.runs.settings import RunSettings as RunSettings

@@ -23,7 +23,6 @@ execution and metrics live in their own modules.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -34,19 +33,16 @@ import torch
 from reparam.runs._guards import after_restart, check_weights, locked, prepare_folder
 from reparam.runs.data import RunData, choose_data_folder, load_run_data
 from reparam.runs.execution import Execution, join
-from reparam.runs.metrics import MetricsFile
 from reparam.runs.folder import (
     RunFolder,
-    RunFolderError,
     check_new_run_folder,
     discarded_on_failure,
     existing_run_folder,
-    new_run_folder,
     run_folder_path,
 )
 from reparam.runs.memory import check_evaluation, check_fits, samples_per_example
+from reparam.runs.metrics import MetricsFile
 from reparam.runs.pictures import save_pictures
-from reparam.runs.tensorboard import TensorBoard
 from reparam.runs.settings import (
     Family,
     RunSettings,
@@ -56,15 +52,13 @@ from reparam.runs.settings import (
     read_settings,
     record_changes,
 )
+from reparam.runs.tensorboard import TensorBoard
 from reparam.training import Callback, LatentVariableModel, Trainer, evaluate
 from reparam.training._checks import SettingsError
 from reparam.training.checkpoint import load_checkpoint
 from reparam.training.config import TrainConfig
 from reparam.training.distributed import (
     World,
-    check_global_batch,
-    choose_device,
-    join_world,
     leave_world,
     noise_seed,
     rank_noise_seed,

@@ -51,8 +51,9 @@ class RunData:
 
     def to(self, device: torch.device) -> RunData:
         labels = None if self.test_labels is None else self.test_labels.to(device)
-        return replace(self, train=self.train.to(device), test=self.test.to(device),
-                       test_labels=labels)
+        return replace(
+            self, train=self.train.to(device), test=self.test.to(device), test_labels=labels
+        )
 
 
 def choose_data_folder(given: str | None, saved: str | None) -> str | None:

@@ -5,8 +5,8 @@ Nothing in an :class:`Execution` changes a run's results, and it is never saved.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch

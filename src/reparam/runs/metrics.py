@@ -17,7 +17,5 @@ class MetricsFile(Callback):
     def __init__(self, run: RunFolder) -> None:
         self.run = run
 
-    def on_epoch(
-        self, record: Mapping[str, Any], history: Sequence[Mapping[str, Any]]
-    ) -> None:
+    def on_epoch(self, record: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> None:
         self.run.write_metrics([dict(row) for row in history])

@@ -31,17 +31,17 @@ from reparam.training import LatentVariableModel, TrainConfig
 from reparam.training._checks import SettingsError, check_optional_integer, is_integer
 
 __all__ = [
+    "CHANGEABLE",
     "FORMAT",
     "RENAMED_OPTIONS",
     "DataSettings",
     "Family",
     "RunSettings",
-    "family_of",
-    "CHANGEABLE",
     "apply_changes",
     "check_changes",
     "check_kept",
     "describe",
+    "family_of",
     "read_settings",
     "record_changes",
 ]
@@ -171,7 +171,9 @@ class RunSettings:
             data = saved["data"]
             if not own_family and saved["command"] not in MODEL_FAMILIES:
                 known = ", ".join(MODEL_FAMILIES)
-                raise SettingsError(f"unknown model family {saved['command']!r}; not one of {known}")
+                raise SettingsError(
+                    f"unknown model family {saved['command']!r}; not one of {known}"
+                )
             return cls(
                 model=saved["command"],
                 options=_current_options(saved["model"], version),
