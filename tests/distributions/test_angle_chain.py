@@ -88,5 +88,5 @@ def test_when_chaining_applies() -> None:
     assert not shares_concentration(torch.zeros(MIN_SHARED - 1, dtype=F64), k, 10)
     assert not shares_concentration(torch.zeros(100, dtype=F64), k, 3)  # closed form there
     batch = torch.ones(4, dtype=F64)
-    assert shares_concentration(torch.zeros(8, 4, dtype=F64), batch, 10)
-    assert not shares_concentration(torch.zeros(8, 4, 1, dtype=F64), batch, 10)
+    assert shares_concentration(torch.zeros(MIN_SHARED, 4, dtype=F64), batch, 10)
+    assert not shares_concentration(torch.zeros(MIN_SHARED, 4, 1, dtype=F64), batch, 10)

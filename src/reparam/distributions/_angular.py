@@ -42,11 +42,32 @@ _NODES = 24
 _CUT = 46.0
 
 
-@functools.lru_cache(maxsize=8)
+_RULES = {n: tuple(t.tolist() for t in legendre_rule(0.0, 1.0, n)) for n in (6, _NODES)}
+"""Gauss-Legendre nodes and weights on ``[0, 1]`` as numbers, for the rules used here."""
+
+
 def unit_legendre(device: torch.device, nodes: int = _NODES) -> tuple[Tensor, Tensor]:
-    """Gauss-Legendre nodes and weights on ``[0, 1]``, float64, on ``device`` (cached)."""
-    points, weights = legendre_rule(0.0, 1.0, nodes)
-    return points.to(device), weights.to(device)
+    """Gauss-Legendre nodes and weights on ``[0, 1]``, float64, on ``device``.
+
+    Eagerly, kept per device after the first call (a copy to a GPU waits for it);
+    under ``torch.compile``, constants of the graph.
+    """
+    if torch.compiler.is_compiling():
+        points, weights = _RULES[nodes]
+        return (
+            torch.tensor(points, dtype=torch.float64, device=device),
+            torch.tensor(weights, dtype=torch.float64, device=device),
+        )
+    return _device_rule(device, nodes)
+
+
+@functools.lru_cache(maxsize=8)
+def _device_rule(device: torch.device, nodes: int) -> tuple[Tensor, Tensor]:
+    points, weights = _RULES[nodes]
+    return (
+        torch.tensor(points, dtype=torch.float64, device=device),
+        torch.tensor(weights, dtype=torch.float64, device=device),
+    )
 
 
 def _log_h(phi: Tensor, kappa: Tensor, dim: int) -> Tensor:
@@ -178,8 +199,11 @@ def angle_dtheta_dkappa(theta: Tensor, kappa: Tensor, dim: int) -> Tensor:
     theta, kappa = theta.double(), kappa.double()
     if dim == 3:
         return _dtheta_dkappa_sphere(theta, kappa)
-    if dim == 2 and bool((kappa <= MAX_KAPPA).all()):
-        return von_mises_dz_dkappa(theta, kappa)  # theta = |z|, z centred von Mises
+    if dim == 2:  # theta = |z|, z centred von Mises; both on every element, no host read
+        small = kappa <= MAX_KAPPA
+        series = von_mises_dz_dkappa(theta, torch.where(small, kappa, MAX_KAPPA))
+        quadrature = tail_quadrature(theta, torch.where(small, 2.0 * MAX_KAPPA, kappa), dim)[2]
+        return torch.where(small, series, quadrature)
     return tail_quadrature(theta, kappa, dim)[2]
 
 

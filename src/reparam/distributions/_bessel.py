@@ -61,7 +61,6 @@ _DEBYE_U = (
 )
 
 
-@functools.lru_cache(maxsize=64)
 def _series_coefficients(mu: float) -> tuple[float, ...]:
     """``c_1..c_12`` with ``sum_j u_j(p) / mu^j = sum_n c_n p^n`` (``c_0 = 0``)."""
     coefficients = [0.0] * 13
@@ -182,11 +181,12 @@ def _step_down(
     (``frexp``), and its log taken once, to about ``steps * 1e-16`` absolute (without
     ``logs`` the sum is zeros and not computed). The recurrence is sequential and
     ``k`` usually small (one concentration per batch element): on a CPU it runs in
-    NumPy, whose per-operation cost is a fraction of torch's.
+    NumPy, whose per-operation cost is a fraction of torch's (eagerly; traced by
+    ``torch.compile``, in torch).
     """
     if steps == 0:
         return torch.zeros_like(ratio), ratio, complement
-    if k.device.type != "cpu":
+    if k.device.type != "cpu" or torch.compiler.is_compiling():
         return _step_down_torch(ratio, complement, k, mu, steps, logs=logs)
     r, c, inv_k = ratio.numpy().copy(), complement.numpy().copy(), 1.0 / k.numpy()
     mantissa, exponent = np.ones_like(r), np.zeros(r.shape, dtype=np.int64)

@@ -53,6 +53,4 @@ def ratio_slope(nu: float, k: Tensor, ratio: Tensor, complement: Tensor) -> Tens
     k, ratio, complement = k.double(), ratio.double(), complement.double()
     exact = (complement * (1.0 + ratio) - (2.0 * nu + 1.0) * ratio / k) * k * k
     large = k >= 50.0 * (nu + 1.0) ** 2 + 50.0
-    if not bool(large.any()):
-        return exact
     return torch.where(large, _ratio_slope_asymptotic(nu, k.clamp_min(1.0)), exact)

@@ -11,8 +11,8 @@ and ``g = k (r - f)``, accept when ``g (2 - g) > u2`` or ``log(g / u2) + 1 - g >
 and return ``z = sign(u3 - 1/2) arccos f``. Their efficiency is at least 0.656. For
 ``k < 1e-5``, ``r = 1/k + k`` to second order (``rho`` cancels in float64).
 
-The same algorithm as PyTorch's ``VonMises.sample``, with its loop bounded
-(``reparam.distributions._rejection``). In float64 it loses about ``k * eps`` of
+The same algorithm as PyTorch's ``VonMises.sample``, with a fixed number of
+rounds (``reparam.distributions._rejection``). In float64 it loses about ``k * eps`` of
 relative accuracy (``f`` and ``r`` approach 1) and stops accepting once ``r``
 rounds to 1, near ``k = 1e16``: ``VonMises`` uses it only below
 ``reparam.distributions._concentrated.concentrated_threshold(2) = 1e4``.
@@ -39,21 +39,24 @@ def _envelope_r(kappa: Tensor) -> Tensor:
 def best_fisher(kappa: Tensor, shape: torch.Size) -> Tensor:
     """Centred von Mises samples of ``shape``, float64, ``kappa`` broadcastable to it.
 
+    A fixed number of proposal rounds, without host reads
+    (``reparam.distributions._rejection``): a sample not accepted within them
+    (probability below ``1e-12``; always, for a NaN concentration) is ``NaN``.
+
     >>> z = best_fisher(torch.tensor(50.0, dtype=torch.float64), torch.Size([1000]))
     >>> bool(z.abs().max() < 1.5), bool(abs(z.std().item() - 50**-0.5) < 0.02)
     (True, True)
     """
     flat_kappa = kappa.to(torch.float64).expand(shape).reshape(-1)
-    r = _envelope_r(flat_kappa)
+    envelope = torch.stack([flat_kappa, _envelope_r(flat_kappa)])
 
-    def propose(pending: Tensor | None) -> tuple[Tensor, Tensor]:
-        kp, rp = (flat_kappa, r) if pending is None else (flat_kappa[pending], r[pending])
-        u1, u2, u3 = torch.rand((3, kp.numel()), dtype=torch.float64, device=kappa.device)
+    def propose(index: Tensor | None, rounds: int) -> tuple[Tensor, Tensor]:
+        k, r = envelope if index is None else envelope[:, index]
+        u1, u2, u3 = torch.rand((3, rounds, k.numel()), dtype=torch.float64, device=kappa.device)
         c = torch.cos(math.pi * u1)
-        f = (1.0 + rp * c) / (rp + c)
-        g = kp * (rp - f)
+        f = (1.0 + r * c) / (r + c)
+        g = k * (r - f)
         accept = (g * (2.0 - g) > u2) | (torch.log(g / u2) + 1.0 - g >= 0)
         return torch.where(u3 < 0.5, -1.0, 1.0).to(f) * torch.acos(f), accept
 
-    z = rejection_sample(propose, flat_kappa, "Best and Fisher's von Mises sampler")
-    return z.reshape(shape)
+    return rejection_sample(propose, flat_kappa.numel()).reshape(shape)

@@ -55,7 +55,7 @@ class MixtureSameFamily(torch.distributions.MixtureSameFamily):
         # The base class named, not super(): Dynamo (torch 2.13) fails on a
         # zero-argument super() inside two context managers.
         with torch.no_grad(), deliberately_cut():
-            x = torch.distributions.MixtureSameFamily.sample(self, torch.Size(sample_shape))
+            x = self._draw(torch.Size(sample_shape))
         if normal is not None:
             loc, scale = normal
             logits = self.mixture_distribution.logits
@@ -65,6 +65,22 @@ class MixtureSameFamily(torch.distributions.MixtureSameFamily):
         if base is None:
             return self._univariate(x)
         return self._sequential(x, base)
+
+    @torch.no_grad()
+    def sample(self, sample_shape: SampleShape = ()) -> Tensor:
+        return self._draw(torch.Size(sample_shape))
+
+    def _draw(self, shape: torch.Size) -> Tensor:
+        """PyTorch's ``sample``, drawing the components by their ``rsample`` where they have
+        one: ``Normal.sample`` calls ``torch.normal(loc, scale)``, which on CUDA checks
+        ``scale`` on the host, ``rsample`` does not."""
+        components = self.component_distribution
+        index = self.mixture_distribution.sample(shape)
+        drawn = components.rsample(shape) if components.has_rsample else components.sample(shape)
+        at = len(shape) + len(self.batch_shape)
+        index = index.reshape(index.shape + (1,) * (len(self.event_shape) + 1))
+        index = index.expand(index.shape[: at + 1] + self.event_shape)
+        return drawn.gather(at, index).squeeze(at)
 
     def _normal_components(self) -> tuple[Tensor, Tensor] | None:
         """``(loc, scale)`` as ``[*B, K, D]`` of (diagonal) Normal components, else ``None``.

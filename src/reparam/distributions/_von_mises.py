@@ -1,8 +1,8 @@
 """The von Mises distribution on the circle, with reparameterized samples.
 
 ``torch.distributions.VonMises`` samples with the Best-Fisher (1979) rejection
-sampler and has no ``rsample``. This subclass keeps that sampler, with its loop
-bounded (``reparam.distributions._best_fisher``) and, from ``kappa = 1e4``, hands
+sampler and has no ``rsample``. This subclass keeps that sampler, with a fixed
+number of rounds (``reparam.distributions._best_fisher``) and, from ``kappa = 1e4``, hands
 over to the limit law ``1 - cos z ~ Gamma(1/2, rate kappa - 1/4)`` with a random
 sign (``reparam.distributions._concentrated``; the parent hangs from about
 ``1e16``). It adds pathwise gradients by implicit reparameterization (Figurnov,
@@ -39,10 +39,10 @@ from reparam.distributions._concentrated import (
     concentrated_angle,
     concentrated_dtheta_dkappa,
 )
-from reparam.distributions._constraints import positive_finite
+from reparam.distributions._constraints import positive_finite, valid_concentration
 from reparam.distributions._implicit import attach_gradient
+from reparam.distributions._rejection import raise_if_rejected
 from reparam.distributions._shapes import SampleShape
-from reparam.distributions._von_mises_series import MAX_KAPPA, von_mises_dz_dkappa
 from reparam.safety import deliberately_cut
 
 
@@ -52,6 +52,12 @@ class VonMises(torch.distributions.VonMises):
     Args:
         loc: the mean direction, an angle in radians (any real).
         concentration: ``kappa > 0`` and finite (an infinite one is refused by validation).
+        validate_args: check the parameters on the host. Without it nothing is
+            read on the host: a concentration of 0, below 0, NaN or inf gives
+            ``NaN`` samples (as :class:`VonMisesFisher` does) and no error.
+
+    ``sample`` uses the same bounded sampler as ``rsample`` (PyTorch's own loops
+    until acceptance and never returns from ``kappa`` near ``1e16``).
 
     >>> import torch
     >>> from reparam.distributions import VonMises
@@ -65,12 +71,20 @@ class VonMises(torch.distributions.VonMises):
     arg_constraints = {"loc": constraints.real, "concentration": positive_finite}  # noqa: RUF012
     has_rsample = True
 
+    @torch.no_grad()
+    def sample(self, sample_shape: SampleShape = ()) -> Tensor:
+        """Samples without gradients: :meth:`rsample`'s sampler (bounded, any ``kappa``)."""
+        return self.rsample(sample_shape)
+
     def rsample(self, sample_shape: SampleShape = ()) -> Tensor:
         """Best-Fisher samples with implicit gradients in ``loc`` and ``concentration``."""
         shape = self._extended_shape(torch.Size(sample_shape))
         kappa64 = self._concentration.detach()
         with torch.no_grad(), deliberately_cut():
             centred = _centred_sample(kappa64, shape)
+            centred = torch.where(valid_concentration(kappa64), centred, math.nan)
+        if self._validate_args:
+            raise_if_rejected(centred, self.concentration, "Best and Fisher's von Mises sampler")
         x = centred.to(self.loc.dtype)
         if torch.is_grad_enabled() and self.concentration.requires_grad:
             with torch.no_grad():
@@ -110,11 +124,16 @@ class VonMises(torch.distributions.VonMises):
 
 
 def _centred_sample(kappa: Tensor, shape: torch.Size) -> Tensor:
-    """Float64 samples of ``VonMises(0, kappa)``: Best-Fisher, then the limit law."""
+    """Float64 samples of ``VonMises(0, kappa)``: Best-Fisher, then the limit law.
+
+    The limit law's ``Gamma(1/2, 1)`` draw is ``n^2 / 2`` for a standard normal
+    ``n``, whose sign is the sample's: one normal draw gives both.
+    """
 
     def limit(k: Tensor) -> Tensor:
-        sign = torch.where(torch.rand(shape, dtype=k.dtype, device=k.device) < 0.5, -1.0, 1.0)
-        return sign * concentrated_angle(k, 2, shape)
+        normal = torch.randn(shape, dtype=k.dtype, device=k.device)
+        angle = concentrated_angle(k, 2, shape, gamma=0.5 * normal.square())
+        return torch.where(normal < 0, -angle, angle)
 
     return by_concentration(kappa, 2, lambda k: best_fisher(k, shape), limit)
 
@@ -130,15 +149,8 @@ def _dz_dkappa(centred: Tensor, kappa: Tensor) -> Tensor:
 
 
 def _exact_dz_dkappa(centred: Tensor, kappa: Tensor) -> Tensor:
-    """``dz/dkappa`` for centred float64 samples: series for small, quadrature for large kappa."""
-    if bool((kappa <= MAX_KAPPA).all()):
-        return von_mises_dz_dkappa(centred, kappa)
-    if bool((kappa > MAX_KAPPA).all()):
-        return torch.sign(centred) * angle_dtheta_dkappa(centred.abs(), kappa, 2)
-    kappa = kappa.expand(centred.shape)
-    small = kappa <= MAX_KAPPA
-    slope = torch.empty_like(centred)
-    slope[small] = von_mises_dz_dkappa(centred[small], kappa[small])
-    large = centred[~small]
-    slope[~small] = torch.sign(large) * angle_dtheta_dkappa(large.abs(), kappa[~small], 2)
-    return slope
+    """``dz/dkappa`` for centred float64 samples: series for small, quadrature for large kappa.
+
+    Both on every element, chosen by ``torch.where`` (no host read).
+    """
+    return torch.sign(centred) * angle_dtheta_dkappa(centred.abs(), kappa, 2)

@@ -42,8 +42,9 @@ from reparam.distributions._concentrated import (
     concentrated_dtheta_dkappa,
     vmf_angle,
 )
-from reparam.distributions._constraints import positive_finite, unit_vector
+from reparam.distributions._constraints import positive_finite, unit_vector, valid_concentration
 from reparam.distributions._implicit import attach_gradient
+from reparam.distributions._rejection import raise_if_rejected
 from reparam.distributions._shapes import SampleShape
 from reparam.distributions._sphere import place_sample
 from reparam.safety import deliberately_cut
@@ -57,6 +58,10 @@ class VonMisesFisher(Distribution):
         concentration: ``k > 0`` and finite (any size: past ``1e4`` the samples
             come from the limit law, at ``loc`` within rounding as ``k`` grows),
             shape broadcastable to ``[*batch]``.
+        validate_args: check ``loc`` and ``concentration`` (and samples given to
+            ``log_prob``) on the host. Without it nothing is read on the host: a
+            concentration of 0, below 0, NaN or inf gives ``NaN`` samples (as
+            :class:`VonMises` does) and no error.
 
     ``mean = A_d(k) mu`` with ``A_d(k) = I_{d/2}(k) / I_{d/2-1}(k)``.
 
@@ -109,9 +114,15 @@ class VonMisesFisher(Distribution):
         dtype, device = self.loc.dtype, self.loc.device
         kappa64 = self.concentration.detach().to(torch.float64)
         with torch.no_grad(), deliberately_cut():
-            theta = vmf_angle(kappa64, self.dim, shape)
+            # A standard normal in R^(d-1): its direction is the tangent, and half its
+            # squared norm, independent of the direction, the limit law's Gamma draw.
             tangent = torch.randn((*shape, self.dim - 1), dtype=dtype, device=device)
-            tangent = tangent / torch.linalg.vector_norm(tangent, dim=-1, keepdim=True)
+            norm = torch.linalg.vector_norm(tangent, dim=-1, keepdim=True)
+            tangent = tangent / norm
+            theta = vmf_angle(kappa64, self.dim, shape, gamma=0.5 * norm.squeeze(-1).square())
+            theta = torch.where(valid_concentration(kappa64), theta, math.nan)
+        if self._validate_args:
+            raise_if_rejected(theta, self.concentration, "Wood's von Mises-Fisher sampler")
         theta_t = theta.to(dtype)
         if torch.is_grad_enabled() and self.concentration.requires_grad:
             with torch.no_grad():
@@ -181,6 +192,8 @@ def _dtheta_dkappa(theta: Tensor, kappa: Tensor, dim: int) -> Tensor:
     exact = (
         chained_dtheta_dkappa if shares_concentration(theta, kappa, dim) else angle_dtheta_dkappa
     )
+    if dim == 3:  # sampled by inversion at every concentration: the closed form throughout
+        return angle_dtheta_dkappa(theta, kappa, dim)
     return by_concentration(
         kappa,
         dim,

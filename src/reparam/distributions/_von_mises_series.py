@@ -38,6 +38,9 @@ def _num_terms(kappa_max: float) -> int:
     return max(n, 4)
 
 
+_NUM_TERMS = _num_terms(MAX_KAPPA)
+
+
 def _coefficients(kappa: Tensor, terms: int) -> list[Tensor]:
     """``a_n'(k) / n`` for ``n = 1..terms``."""
     ratio = torch.zeros_like(kappa)
@@ -63,7 +66,7 @@ def von_mises_dz_dkappa(z: Tensor, kappa: Tensor) -> Tensor:
     True
     """
     kappa = kappa.to(torch.float64)
-    terms = _num_terms(float(kappa.max()))
+    terms = _NUM_TERMS  # enough for every kappa <= MAX_KAPPA: no host read of kappa
     coefficients = _coefficients(kappa, terms)
     sin_z, cos_z = torch.sin(z), torch.cos(z)
     previous, current = torch.zeros_like(sin_z), sin_z

@@ -68,29 +68,29 @@ def symmetric_beta_odds(dim: int, shape: torch.Size, device: torch.device) -> Te
 def wood_angle(kappa: Tensor, dim: int, shape: torch.Size) -> Tensor:
     """Angles ``theta = arccos(mu^T x)`` of ``shape``, float64, for ``kappa`` broadcastable.
 
-    The rejection loop is bounded (``reparam.distributions._rejection``): a NaN
-    concentration raises an error instead of looping forever. For concentrations
-    past about ``1e15 (d - 1)`` the envelope's ``b`` falls below rounding and no
-    proposal can pass; :func:`reparam.distributions._concentrated.vmf_angle` hands
-    those (from far lower, ``1e4``) to the limit law.
+    A fixed number of proposal rounds, without host reads
+    (``reparam.distributions._rejection``): a sample not accepted within them
+    (probability below ``1e-12``; always, for a NaN concentration) is ``NaN``. For
+    concentrations past about ``1e15 (d - 1)`` the envelope's ``b`` falls below
+    rounding and no proposal can pass;
+    :func:`reparam.distributions._concentrated.vmf_angle` hands those (from far
+    lower, ``1e4``) to the limit law.
 
     >>> theta = wood_angle(torch.tensor(1e3, dtype=torch.float64), 3, torch.Size([4]))
     >>> bool((theta > 0).all() and (theta < 0.2).all())
     True
     """
     flat_kappa = kappa.to(torch.float64).expand(shape).reshape(-1)
-    b, x0, c = _envelope(flat_kappa, dim)
+    envelope = torch.stack((*_envelope(flat_kappa, dim), flat_kappa))  # [4, n]: b, x0, c, k
 
-    def propose(pending: Tensor | None) -> tuple[Tensor, Tensor]:
-        if pending is None:
-            kp, bp, x0p, cp = flat_kappa, b, x0, c
-        else:
-            kp, bp, x0p, cp = flat_kappa[pending], b[pending], x0[pending], c[pending]
-        scaled_odds = bp * symmetric_beta_odds(dim, kp.shape, kappa.device)
+    def propose(index: Tensor | None, rounds: int) -> tuple[Tensor, Tensor]:
+        b, x0, c, k = envelope if index is None else envelope[:, index]
+        size = torch.Size([rounds, k.numel()])
+        scaled_odds = symmetric_beta_odds(dim, size, kappa.device).mul_(b)
         w = (1.0 - scaled_odds) / (1.0 + scaled_odds)
-        u = torch.rand(kp.shape, dtype=torch.float64, device=kappa.device)
-        accept = kp * w + (dim - 1.0) * torch.log(1.0 - x0p * w) - cp >= torch.log(u)
-        return 2.0 * torch.atan(torch.sqrt(scaled_odds)), accept
+        log_u = torch.rand(size, dtype=torch.float64, device=kappa.device).log_()
+        accept = torch.log1p(-x0 * w).mul_(dim - 1.0).addcmul_(k, w).sub_(c) >= log_u
+        return scaled_odds, accept
 
-    theta = rejection_sample(propose, flat_kappa, "Wood's von Mises-Fisher sampler")
-    return theta.reshape(shape)
+    scaled_odds = rejection_sample(propose, flat_kappa.numel())
+    return torch.sqrt(scaled_odds).atan_().mul_(2.0).reshape(shape)
