@@ -200,7 +200,7 @@ def test_a_sample_never_accepted_is_nan_and_raises_under_validation() -> None:
     kappa = torch.tensor([1.0, 2.0], dtype=F64)
 
     def accept_the_second(index: Tensor | None, rounds: int) -> tuple[Tensor, Tensor]:
-        k = (kappa if index is None else kappa[index]).expand(rounds, -1)
+        k = (kappa if index is None else kappa[index]).unsqueeze(-1).expand(-1, rounds)
         return k, k > 1.5
 
     samples = rejection_sample(accept_the_second, 2)
@@ -219,8 +219,8 @@ def test_fixed_rounds_give_the_first_accepted_proposal(n: int) -> None:
 
     def propose(index: Tensor | None, rounds: int) -> tuple[Tensor, Tensor]:
         size = n if index is None else index.numel()
-        x = torch.rand(rounds, size, dtype=F64)
-        return x, torch.rand(rounds, size, dtype=F64) < 0.65 + 0.35 * x
+        x = torch.rand(size, rounds, dtype=F64)
+        return x, torch.rand(size, rounds, dtype=F64) < 0.65 + 0.35 * x
 
     values = torch.cat([rejection_sample(propose, n) for _ in range(max(1, 20_000 // n))])
     assert bool(torch.isfinite(values).all())

@@ -48,7 +48,7 @@ from reparam.distributions._angular import (
     tail_quadrature,
     unit_legendre,
 )
-from reparam.distributions._bessel import iv_ratios
+from reparam.distributions._bessel import iv_ratio
 
 MAX_DROP = 2.0
 """Largest change of ``log h`` across a piece integrated by the short rule."""
@@ -93,7 +93,7 @@ def chained_dtheta_dkappa(theta: Tensor, kappa: Tensor, dim: int) -> Tensor:
     columns = max(kappa.numel(), 1)
     flat = theta.reshape(-1, columns).clamp(1e-12, math.pi - 1e-12)
     k = kappa.reshape(1, columns)
-    mean_cos, _ = iv_ratios(dim / 2.0 - 1.0, k)
+    mean_cos = iv_ratio(dim / 2.0 - 1.0, k)
     mode = _mode(k, dim)
     log_peak = _log_h(mode, k, dim)
     drop = (log_peak - _log_h(flat, k, dim)).clamp_min_(0.0)

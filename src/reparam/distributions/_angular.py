@@ -26,7 +26,6 @@ magnitude over ``[0, pi]``. All arithmetic is float64.
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any
 
@@ -35,39 +34,22 @@ from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
 from reparam._numerics import legendre_rule
-from reparam.distributions._bessel import iv_ratios, log_iv_and_ratio
+from reparam.distributions._bessel import iv_ratio, log_iv_and_ratio
+from reparam.distributions._constants import device_constants
 from reparam.distributions._von_mises_series import MAX_KAPPA, von_mises_dz_dkappa
 
 _NODES = 24
 _CUT = 46.0
 
 
-_RULES = {n: tuple(t.tolist() for t in legendre_rule(0.0, 1.0, n)) for n in (6, _NODES)}
+_RULES = {n: tuple(tuple(t.tolist()) for t in legendre_rule(0.0, 1.0, n)) for n in (6, _NODES)}
 """Gauss-Legendre nodes and weights on ``[0, 1]`` as numbers, for the rules used here."""
 
 
 def unit_legendre(device: torch.device, nodes: int = _NODES) -> tuple[Tensor, Tensor]:
-    """Gauss-Legendre nodes and weights on ``[0, 1]``, float64, on ``device``.
-
-    Eagerly, kept per device after the first call (a copy to a GPU waits for it);
-    under ``torch.compile``, constants of the graph.
-    """
-    if torch.compiler.is_compiling():
-        points, weights = _RULES[nodes]
-        return (
-            torch.tensor(points, dtype=torch.float64, device=device),
-            torch.tensor(weights, dtype=torch.float64, device=device),
-        )
-    return _device_rule(device, nodes)
-
-
-@functools.lru_cache(maxsize=8)
-def _device_rule(device: torch.device, nodes: int) -> tuple[Tensor, Tensor]:
+    """Gauss-Legendre nodes and weights on ``[0, 1]``, float64, on ``device``."""
     points, weights = _RULES[nodes]
-    return (
-        torch.tensor(points, dtype=torch.float64, device=device),
-        torch.tensor(weights, dtype=torch.float64, device=device),
-    )
+    return device_constants(points, device), device_constants(weights, device)
 
 
 def _log_h(phi: Tensor, kappa: Tensor, dim: int) -> Tensor:
@@ -177,7 +159,7 @@ def tail_quadrature(theta: Tensor, kappa: Tensor, dim: int) -> tuple[Tensor, Ten
         unnormalized mass ``int h``, and ``d theta / d kappa`` at fixed survival
         probability.
     """
-    mean_cos, _ = iv_ratios(dim / 2.0 - 1.0, kappa)  # before broadcasting: cheap
+    mean_cos = iv_ratio(dim / 2.0 - 1.0, kappa)  # before broadcasting: cheap
     upper, log_h0, mass, first = tail_moments(theta, kappa, dim)
     signed = first - mean_cos * mass
     dtheta = torch.where(upper, signed, -signed)

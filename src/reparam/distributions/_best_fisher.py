@@ -51,8 +51,9 @@ def best_fisher(kappa: Tensor, shape: torch.Size) -> Tensor:
     envelope = torch.stack([flat_kappa, _envelope_r(flat_kappa)])
 
     def propose(index: Tensor | None, rounds: int) -> tuple[Tensor, Tensor]:
-        k, r = envelope if index is None else envelope[:, index]
-        u1, u2, u3 = torch.rand((3, rounds, k.numel()), dtype=torch.float64, device=kappa.device)
+        rows = envelope if index is None else envelope[:, index]
+        k, r = rows.unsqueeze(-1)  # each [m, 1]
+        u1, u2, u3 = torch.rand((3, k.numel(), rounds), dtype=torch.float64, device=kappa.device)
         c = torch.cos(math.pi * u1)
         f = (1.0 + r * c) / (r + c)
         g = k * (r - f)

@@ -84,8 +84,9 @@ def wood_angle(kappa: Tensor, dim: int, shape: torch.Size) -> Tensor:
     envelope = torch.stack((*_envelope(flat_kappa, dim), flat_kappa))  # [4, n]: b, x0, c, k
 
     def propose(index: Tensor | None, rounds: int) -> tuple[Tensor, Tensor]:
-        b, x0, c, k = envelope if index is None else envelope[:, index]
-        size = torch.Size([rounds, k.numel()])
+        rows = envelope if index is None else envelope[:, index]
+        b, x0, c, k = rows.unsqueeze(-1)  # each [m, 1]
+        size = torch.Size([k.numel(), rounds])
         scaled_odds = symmetric_beta_odds(dim, size, kappa.device).mul_(b)
         w = (1.0 - scaled_odds) / (1.0 + scaled_odds)
         log_u = torch.rand(size, dtype=torch.float64, device=kappa.device).log_()
