@@ -190,7 +190,7 @@ def iv_ratio(nu: float, k: Tensor) -> Tensor:
             ratio = (ratio + step).reciprocal_()
         return ratio
     r = np.exp(_log_ratio_debye(mu, _host(k)))
-    for step in _increments(k, mu, steps).reshape(steps, -1).numpy() if steps else ():
+    for step in _host_increments(k, mu, steps):
         np.reciprocal(np.add(r, step, out=r), out=r)
     return torch.from_numpy(r).reshape(k.shape)
 
@@ -199,6 +199,11 @@ def _increments(k: Tensor, mu: float, steps: int) -> Tensor:
     """``2j/k`` for ``j = mu, mu - 1, ...``: ``[steps, *k.shape]``."""
     orders = torch.arange(steps, dtype=torch.float64, device=k.device).mul_(-2.0).add_(2.0 * mu)
     return torch.outer(orders, k.reshape(-1).reciprocal()).reshape(steps, *k.shape)
+
+
+def _host_increments(k: Tensor, mu: float, steps: int) -> np.ndarray:
+    """:func:`_increments` in NumPy, ``[steps, k.numel()]``."""
+    return np.multiply.outer(2.0 * (mu - np.arange(steps)), 1.0 / _host(k))
 
 
 def _debye_order(nu: float) -> float:
@@ -255,7 +260,7 @@ def _step_down(
         return _step_down_torch(ratio, complement, k, mu, steps, logs=logs)
     shape = ratio.shape
     r, c = ratio.numpy().reshape(-1).copy(), complement.numpy().reshape(-1).copy()
-    increments = _increments(k, mu, steps).reshape(steps, -1).numpy()
+    increments = _host_increments(k, mu, steps)
     kept = np.empty((steps, *r.shape)) if logs else None
     scratch = np.empty_like(r)
     for j, step in enumerate(increments):  # in place: fresh arrays cost as much as the math

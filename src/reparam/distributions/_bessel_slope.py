@@ -9,6 +9,9 @@ past ``k = 50 (nu + 1)^2 + 50`` the slope comes instead from the asymptotic seri
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -22,7 +25,7 @@ def _hankel_coefficients(nu: float, terms: int) -> list[float]:
     return coefficients
 
 
-def _ratio_slope_asymptotic(nu: float, k: Tensor) -> Tensor:
+def _ratio_slope_asymptotic(nu: float, k: Any) -> Any:
     """``k^2 dR_nu/dk`` for ``k >= 50 (nu + 1)^2 + 50`` from ``R_nu ~ sum_n c_n / k^n``.
 
     ``c`` is the quotient of the series of ``I_{nu+1}`` and ``I_nu``, whose ``j``-th
@@ -34,23 +37,32 @@ def _ratio_slope_asymptotic(nu: float, k: Tensor) -> Tensor:
     c = [1.0]
     for n in range(1, terms + 1):
         c.append(b[n] - sum(a[i] * c[n - i] for i in range(1, n + 1)))
-    inv_k = k.reciprocal()
-    scaled = torch.zeros_like(k)
+    inv_k = 1.0 / k
+    scaled = 0.0 * k
     for n in range(terms, 1, -1):  # Horner in 1/k: -sum_n n c_n / k^(n-1)
         scaled = (scaled - n * c[n]) * inv_k
     return scaled - c[1]
 
 
 def ratio_slope(nu: float, k: Tensor, ratio: Tensor, complement: Tensor) -> Tensor:
-    """``k^2 dR_nu/dk = k^2 (1 - R^2 - (2 nu + 1) R / k)`` in float64, for large ``k`` too.
+    """``k^2 dR/dk = k^2 (1 - R^2 - (2 nu + 1) R / k)`` in float64, for large ``k`` too.
 
     Scaled by ``k^2`` (about ``nu + 1/2`` for large ``k``) so that it never underflows.
 
     The identity cancels to ``(2 nu + 1) / (2 k^2)`` for large ``k`` (a relative error
     of ``eps k^2 / (2 nu + 1)``), so from ``k = 50 (nu + 1)^2 + 50`` on the asymptotic series
-    of :func:`_ratio_slope_asymptotic` takes over.
+    of :func:`_ratio_slope_asymptotic` takes over. Both are evaluated and one kept per
+    element (no host read); on an eager CPU in NumPy, as the ratios themselves.
     """
-    k, ratio, complement = k.double(), ratio.double(), complement.double()
-    exact = (complement * (1.0 + ratio) - (2.0 * nu + 1.0) * ratio / k) * k * k
-    large = k >= 50.0 * (nu + 1.0) ** 2 + 50.0
-    return torch.where(large, _ratio_slope_asymptotic(nu, k.clamp_min(1.0)), exact)
+    shape = k.shape
+    host = k.device.type == "cpu" and not torch.compiler.is_compiling()
+    values: list[Any] = [t.double() for t in (k, ratio, complement)]
+    if host:
+        values = [t.numpy().reshape(-1) for t in values]
+    k_, r, c = values
+    exact = (c * (1.0 + r) - (2.0 * nu + 1.0) * r / k_) * k_ * k_
+    large = k_ >= 50.0 * (nu + 1.0) ** 2 + 50.0
+    if host:
+        series = _ratio_slope_asymptotic(nu, np.maximum(k_, 1.0))
+        return torch.from_numpy(np.where(large, series, exact)).reshape(shape)
+    return torch.where(large, _ratio_slope_asymptotic(nu, k_.clamp_min(1.0)), exact)
