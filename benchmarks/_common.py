@@ -1,10 +1,21 @@
 """What the timing benchmarks share: their options, an interleaved timer and the JSON report.
 
 Used by ``compiled.py``, ``estimators.py`` and ``distributions.py`` (run as
-``python benchmarks/X.py``, so this module is found beside them). Times are the
-CPU time of the calling thread (``time.thread_time``): PyTorch runs its work on
-that thread with ``--threads 1``, and time lost to other processes on a shared
-machine is not counted.
+``python benchmarks/X.py``, so this module is found beside them; a runner that
+executes them otherwise, as ``benchmarks/gpu.sh`` does with ``runpy``, puts
+their folder on ``sys.path`` first).
+
+The clock depends on where the work runs, torch's default device when the
+timing starts:
+
+* on the CPU, the CPU time of the calling thread (``time.thread_time``): PyTorch
+  runs its work on that thread with ``--threads 1``, and time lost to other
+  processes on a shared machine is not counted;
+* on CUDA, wall-clock time (``time.perf_counter``) between two
+  ``torch.cuda.synchronize()``: kernels run asynchronously, so the host's CPU
+  time measures only the launches, not the work.
+
+Each report says which (``clock``).
 """
 
 from __future__ import annotations
@@ -39,12 +50,35 @@ def start(args: argparse.Namespace) -> None:
     torch.manual_seed(0)
 
 
+def on_cuda() -> bool:
+    """Whether torch's default device is a CUDA device (``torch.set_default_device``)."""
+    return torch.empty(0).device.type == "cuda"
+
+
+def clock_name() -> str:
+    """What :func:`seconds_per_call` measures here (see the module docstring)."""
+    if on_cuda():
+        return "wall-clock, CUDA synchronised (time.perf_counter)"
+    return "CPU time of the calling thread (time.thread_time)"
+
+
 def seconds_per_call(fn: Timed, inner: int = 1) -> float:
-    """CPU seconds of this thread per call, over ``inner`` consecutive calls."""
-    begin = time.thread_time()
+    """Seconds per call over ``inner`` consecutive calls, by the clock of :func:`clock_name`.
+
+    On CUDA the device is synchronised before the first call and after the
+    last, so the time includes every kernel the calls queued.
+    """
+    if not on_cuda():
+        begin = time.thread_time()
+        for _ in range(inner):
+            fn()
+        return (time.thread_time() - begin) / inner
+    torch.cuda.synchronize()
+    begin = time.perf_counter()
     for _ in range(inner):
         fn()
-    return (time.thread_time() - begin) / inner
+    torch.cuda.synchronize()
+    return (time.perf_counter() - begin) / inner
 
 
 def interleaved_medians(fns: Mapping[str, Timed], repeats: int, inner: int = 1) -> dict[str, float]:
@@ -67,13 +101,16 @@ def interleaved_medians(fns: Mapping[str, Timed], repeats: int, inner: int = 1) 
 def print_report(
     benchmark: str, settings: Mapping[str, object], body: Mapping[str, object]
 ) -> None:
-    """One JSON object: the benchmark's name, its settings, the software and machine, ``body``."""
+    """One JSON object: the benchmark's name, its settings, the software and machine,
+    the clock, then ``body``."""
     report = {
         "benchmark": benchmark,
         **settings,
         "torch": torch.__version__,
         "python": platform.python_version(),
         "machine": platform.machine(),
+        "device": torch.cuda.get_device_name() if on_cuda() else "cpu",
+        "clock": clock_name(),
         **body,
     }
     print(json.dumps(report, indent=2))

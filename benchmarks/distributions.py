@@ -12,9 +12,10 @@ For each case, two timings of ``--num`` samples from one distribution:
 Both sides build the distribution from the current parameters on every call
 (as a training step must; detached for ``plain``), in the same dtype (float32),
 with the same number of samples. ``ratio`` is ``rsample_backward / plain``
-(goal: at most 3). Both are timed in the same process, interleaved, as the CPU
-time of the calling thread (``time.thread_time``, PyTorch on ``--threads``
-threads), median over ``--repeats``. Prints one JSON object.
+(goal: at most 3). Both are timed in the same process, interleaved, by the clock
+of ``_common.py`` (the CPU time of the calling thread, PyTorch on ``--threads``
+threads; on CUDA, the synchronised wall clock), median over ``--repeats``.
+Prints one JSON object.
 
 Side by side (``against_power_spherical``): ``rsample()`` plus backward of
 reparam's von Mises-Fisher against the power spherical distribution (De Cao and

@@ -18,11 +18,12 @@ gradient with ``torch.autograd.grad``.
 Both versions are timed in the same process, interleaved (the order alternates
 every repeat) so that drifts of a shared machine hit both alike; each repeat
 times ``--inner`` consecutive estimates, and the figure is the median over
-``--repeats`` repeats, in microseconds per estimate. Time is the CPU time of the
-calling thread (``time.thread_time``; PyTorch runs on that thread with
-``--threads 1``, forward and backward), so time lost to other processes on a
-shared machine is not counted. ``overhead`` is ``library / hand - 1``. Prints
-one JSON object.
+``--repeats`` repeats, in microseconds per estimate. On the CPU, time is the
+CPU time of the calling thread (``time.thread_time``; PyTorch runs on that
+thread with ``--threads 1``, forward and backward), so time lost to other
+processes on a shared machine is not counted; with CUDA as torch's default
+device, the wall clock between synchronisations (``_common.py``). ``overhead``
+is ``library / hand - 1``. Prints one JSON object.
 
 Usage: ``python benchmarks/estimators.py [--dims 1000] [--repeats 41] [--inner 20] [--threads 1]``
 """

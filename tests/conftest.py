@@ -20,7 +20,7 @@ def mnist_dir() -> Path:
     return MNIST_DIR
 
 
-ONE_THREAD_FOLDERS = frozenset({"cli", "data", "models", "training"})
+ONE_THREAD_FOLDERS = frozenset({"cli", "data", "models", "pyro", "training"})
 """Test folders whose tiny models run on one intra-op thread (see :func:`one_thread`)."""
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
 
 SUBPACKAGES = (
@@ -19,6 +21,7 @@ SUBPACKAGES = (
 )
 
 
+@pytest.mark.slow
 def test_subpackages_are_attributes_of_the_package_after_one_import() -> None:
     # a fresh interpreter: nothing imported the subpackages before
     code = f"import reparam; print([type(getattr(reparam, n)).__name__ for n in {SUBPACKAGES!r}])"

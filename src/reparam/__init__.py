@@ -30,7 +30,9 @@ from reparam.estimators import per_sample_gradients as per_sample_gradients
 
 # Every registered estimator class, ESTIMATORS, resolve_estimator, applicable_estimators:
 from reparam.estimators.registry import *  # noqa: F403
+from reparam.safety import GradientCheckError as GradientCheckError
 from reparam.safety import GradientCutError as GradientCutError
+from reparam.safety import check_gradients as check_gradients
 from reparam.safety import strict as strict
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

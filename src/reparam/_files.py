@@ -12,6 +12,8 @@ never be seen half-written (checkpoints, run settings, metrics, downloads):
    entry that names it (skipped on Windows, which cannot open folders).
 
 When anything fails, the temporary file is removed and the target is untouched.
+A full disk is an :class:`OSError` with ``errno.ENOSPC`` that names the target
+(see :func:`no_space_left`).
 
 >>> import tempfile, pathlib
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "greeting.txt"
@@ -31,6 +33,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+"""A full disk, or a full quota on it."""
 _UNSUPPORTED = {errno.EINVAL, errno.ENOTSUP, errno.EBADF}
 """``fsync`` on a folder fails with these where the file system cannot sync folders."""
 
@@ -44,17 +48,35 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """
     temporary = path.with_name(f"{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    descriptor = os.open(temporary, flags, 0o666)
     try:
-        with os.fdopen(descriptor, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
+        descriptor = os.open(temporary, flags, 0o666)
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                write(handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+    except Exception as error:
+        if no_space_left(error):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from error
         raise
     _sync_folder(path.parent)
+
+
+def no_space_left(error: BaseException) -> bool:
+    """Whether ``error`` or an error that caused it is a full disk (``ENOSPC``, or
+    ``EDQUOT``: a full quota), as when :func:`torch.save` fails on one."""
+    seen: BaseException | None = error
+    for _ in range(16):  # causes and contexts, however they are chained
+        if seen is None:
+            return False
+        if isinstance(seen, OSError) and seen.errno in _FULL:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def write_bytes_atomically(path: Path, content: bytes) -> None:

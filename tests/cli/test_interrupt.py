@@ -60,6 +60,7 @@ def test_ctrl_c_while_parsing_is_one_line(
     assert capsys.readouterr().err == "reparam: error: interrupted\n"
 
 
+@pytest.mark.slow
 def test_ctrl_c_twice_is_one_line_and_exit_130() -> None:
     done = subprocess.run(
         [sys.executable, "-c", TWICE], capture_output=True, text=True, timeout=120, cwd=REPO
@@ -68,6 +69,7 @@ def test_ctrl_c_twice_is_one_line_and_exit_130() -> None:
     assert done.stderr == "reparam: error: interrupted\n"
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_importing_torch_is_one_line_and_exit_130() -> None:
     done = subprocess.run(
         [sys.executable, "-c", WHILE_IMPORTING],

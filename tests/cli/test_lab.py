@@ -28,6 +28,7 @@ ROW_KEYS = {
     "time",
     "work_variance",
     "quantiles",
+    "size",
 }
 
 
@@ -203,3 +204,37 @@ def test_plot_without_suffix_says_the_file_it_wrote(
     assert main([*args, "--trials", "50", "--plot", str(tmp_path / "noext")]) == 0
     assert f"plot saved to {tmp_path / 'noext.png'}\n" in capsys.readouterr().out
     assert png_size(tmp_path / "noext.png")
+
+
+def test_rows_per_tensor_by_default_and_per_coordinate_with_full(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ("--problem", "dirichlet-poly", "--estimators", "pathwise", "--samples", "1",
+            "--trials", "100")  # fmt: skip
+    summary = run_json(capsys, *args)["rows"]
+    assert [(r["parameter"], r["size"]) for r in summary] == [("concentration", 3)]  # type: ignore[index]
+    full = run_json(capsys, *args, "--full")["rows"]
+    assert [r["parameter"] for r in full] == [f"concentration[{i}]" for i in range(3)]  # type: ignore[index]
+    assert summary[0]["variance"] == pytest.approx(sum(r["variance"] for r in full))  # type: ignore[index]
+    assert main(["lab", *args]) == 0
+    assert "concentration       3" in capsys.readouterr().out
+    assert main(["lab", *args, "--full"]) == 0
+    assert "concentration[2]" in capsys.readouterr().out
+
+
+def test_a_trainable_estimator_gets_a_trained_row(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ("--problem", "bernoulli-toy", "--estimators", "relax", "--samples", "1",
+            "--trials", "100")  # fmt: skip
+    rows = run_json(capsys, *args, "--train-steps", "5")["rows"]
+    assert [r["estimator"] for r in rows] == ["relax", "relax (trained 5 steps)"]  # type: ignore[index]
+    rows = run_json(capsys, *args, "--train-steps", "0")["rows"]
+    assert [r["estimator"] for r in rows] == ["relax"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("extra", [["--full"], ["--train-steps", "3"]])
+def test_options_that_do_not_apply_to_the_iwae_study_are_refused(
+    extra: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["lab", "--problem", "iwae-gaussian", "--samples", "1", "--trials", "10", *extra]
+    assert main(args) == 2
+    assert f"{extra[0]} do not apply" in capsys.readouterr().err

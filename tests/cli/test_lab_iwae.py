@@ -51,3 +51,19 @@ def test_bad_input(extra: list[str], expected: str, capsys: pytest.CaptureFixtur
     assert main([*ARGS, *extra]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and expected in err
+
+
+@pytest.mark.parametrize(
+    ("options", "sizes"),
+    [
+        (["--samples", "1,100000000"], "--samples 100000000 with the default --trials 4000"),
+        (["--samples", "100000000", "--trials", "4000"], "--samples 100000000 with --trials 4000"),
+    ],
+)
+def test_sizes_that_cannot_fit_are_refused_with_an_estimate(
+    options: list[str], sizes: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["lab", "--problem", "iwae-gaussian", *options]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert sizes in err and "needs at least 6.4 TB of memory" in err, err

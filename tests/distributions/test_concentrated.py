@@ -61,6 +61,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow
 def test_huge_concentrations_sample_at_the_mean_direction_without_hanging() -> None:
     result = subprocess.run(
         [sys.executable, "-c", _HANG_SCRIPT],

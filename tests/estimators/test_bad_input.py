@@ -163,3 +163,34 @@ def test_dist_must_be_a_distribution() -> None:
         expectation(square, MU)
     with pytest.raises(TypeError, match="Distribution"):
         per_sample_gradients(square, MU, [MU])
+
+
+def test_num_samples_that_cannot_fit_is_refused_with_an_estimate() -> None:
+    with pytest.raises(EstimatorError, match=r"num_samples=1000000000000 would need 12 TB"):
+        expectation(square, Normal(MU, 1.0), num_samples=10**12)
+    with pytest.raises(EstimatorError, match=r"\[1000000000000, 3, 2\] of torch.float64"):
+        dist = Independent(Normal(torch.zeros(3, 2, dtype=torch.float64), 1.0), 1)
+        per_sample_gradients(square, dist, [MU], num_samples=10**12)
+
+
+def test_moving_average_follows_the_costs_dtype() -> None:
+    baseline = MovingAverage(decay=0.5)
+    mu = torch.zeros(3, requires_grad=True)
+    estimator = ScoreFunction(baseline=baseline)
+    expectation(square, Normal(mu, 1.0), estimator, 4)
+    assert baseline.average is not None and baseline.average.dtype == torch.float32
+    mu64 = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    expectation(square, Normal(mu64, 1.0), estimator, 4).sum().backward()
+    assert baseline.average.dtype == torch.float64 and mu64.grad is not None
+
+
+def test_moving_average_blends_the_previous_average_in_the_new_dtype() -> None:
+    baseline = MovingAverage(decay=0.5)
+    assert baseline(torch.tensor([[2.0]])).item() == 0.0
+    assert baseline(torch.tensor([[4.0]], dtype=torch.float64)).dtype == torch.float64
+    assert baseline.average is not None and baseline.average.item() == 3.0
+
+
+def test_complex_costs_are_refused_naming_the_cost() -> None:
+    with pytest.raises(CostError, match=r"f must return real costs, got dtype torch\.complex64"):
+        expectation(lambda z: z * 1j, Normal(MU, 1.0))

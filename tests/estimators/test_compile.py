@@ -99,6 +99,15 @@ def _all_estimators(theta: Tensor, t: Tensor) -> Tensor:
     return torch.stack([objective(theta, t) for objective in _OBJECTIVES])
 
 
+# Measured on torch 2.11.0 (an H200 machine's build, 2.11.0+cu130): the compiled
+# graph of all estimators, with fallback_random, drew other random numbers than
+# eager from the same seed for every estimator after the first one, so their
+# values differed by order one (the draws, not rounding); equal on torch 2.13.
+# Only the comparison of draws is skipped there: the traces above still run.
+SAME_DRAWS_AS_EAGER = torch.__version__ >= (2, 13)
+_OLD_INDUCTOR = "torch < 2.13 compiles the estimators' random draws in another order than eager"
+
+
 @pytest.fixture(scope="module")
 def compiled_and_eager() -> tuple[list[tuple[Tensor, ...]], list[tuple[Tensor, ...]]]:
     compiled = values_and_gradients(_all_estimators, _params(), seed=7, compiled=True)
@@ -106,6 +115,7 @@ def compiled_and_eager() -> tuple[list[tuple[Tensor, ...]], list[tuple[Tensor, .
     return compiled, eager
 
 
+@pytest.mark.skipif(not SAME_DRAWS_AS_EAGER, reason=_OLD_INDUCTOR)
 @pytest.mark.parametrize("index", range(len(_FAMILY)), ids=list(_FAMILY))
 def test_compiled_values_and_gradients_equal_eager(
     index: int, compiled_and_eager: tuple[list[tuple[Tensor, ...]], list[tuple[Tensor, ...]]]
@@ -137,6 +147,9 @@ def test_asking_for_the_finiteness_check_while_compiling_says_why_not() -> None:
     torch._dynamo.reset()
     with unvalidated(), pytest.raises(Exception, match="Observed exception") as caught:
         torch.compile(objective, fullgraph=True, backend="eager")(torch.zeros(3, dtype=DTYPE))
-    # Dynamo reports the library's EstimatorError, with its message, as the cause.
+    # Dynamo reports the library's EstimatorError, with its message, as the cause
+    # (torch 2.11's Dynamo names the class only, seen on 2.11.0+cu130).
     cause = caught.value.__cause__ or caught.value.__context__
-    assert "EstimatorError" in repr(cause) and "torch.compile cannot" in str(cause)
+    assert "EstimatorError" in repr(cause)
+    if torch.__version__ >= (2, 13):
+        assert "torch.compile cannot" in str(cause)

@@ -9,9 +9,6 @@ otherwise.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import pytest
 import torch
 from torch import Tensor
@@ -19,6 +16,7 @@ from torch.distributions import Bernoulli, Distribution, Independent, Normal
 
 import reparam
 from reparam.estimators import ESTIMATORS, CostError, Estimator, finite_check
+from tests.cuda_sync import sync_debug_mode
 
 NAMES = list(ESTIMATORS)
 HAS_CUDA = torch.cuda.is_available()
@@ -112,17 +110,6 @@ def test_per_sample_gradients_takes_the_option_too() -> None:
     assert terms.shape == (2,) and torch.isnan(terms).all()
 
 
-@contextlib.contextmanager
-def _sync_errors() -> Iterator[None]:
-    """Every synchronising CUDA call raises inside (set-up copies belong outside)."""
-    torch.cuda.synchronize()
-    torch.cuda.set_sync_debug_mode("error")
-    try:
-        yield
-    finally:
-        torch.cuda.set_sync_debug_mode("default")
-
-
 def _cuda_inputs(name: str) -> tuple[Tensor, Distribution, str | Estimator]:
     theta = torch.zeros(3, 2, device="cuda", requires_grad=True)
     return theta, _dist(name, theta), _estimator(name, "cuda")
@@ -132,7 +119,7 @@ def _cuda_inputs(name: str) -> tuple[Tensor, Distribution, str | Estimator]:
 @pytest.mark.parametrize("name", NAMES)
 def test_cuda_no_synchronisation(name: str) -> None:
     theta, dist, estimator = _cuda_inputs(name)
-    with _sync_errors():
+    with sync_debug_mode("error"):
         value = reparam.expectation(_cost, dist, estimator, 4)
         (grad,) = torch.autograd.grad(value.sum(), theta)
     assert value.device.type == "cuda" and grad.shape == theta.shape
@@ -141,7 +128,7 @@ def test_cuda_no_synchronisation(name: str) -> None:
 @pytest.mark.skipif(not HAS_CUDA, reason="CUDA not available")
 def test_cuda_sync_debug_mode_catches_a_host_read() -> None:
     _, dist, estimator = _cuda_inputs("pathwise")
-    with _sync_errors(), pytest.raises(RuntimeError, match="synchroniz"):
+    with sync_debug_mode("error"), pytest.raises(RuntimeError, match="synchroniz"):
         reparam.expectation(_cost, dist, estimator, 4, check_finite=True)
 
 

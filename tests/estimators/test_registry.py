@@ -26,6 +26,7 @@ import os
 import shutil
 import subprocess
 import sys
+import typing
 from pathlib import Path
 from types import ModuleType
 
@@ -160,17 +161,27 @@ def test_an_estimator_that_is_registered_but_not_exported_fails_the_check() -> N
 def test_the_exports_follow_from_the_estimator_modules_all() -> None:
     """The mechanism itself: the registry's public names are its own three and the
     classes its estimator modules list, so nothing else reaches ``reparam``."""
+    # By the names sys.modules keys them by: other packages may put objects there
+    # that are no modules and have no __name__ (seen with a Cython extension).
     listed = {
         name
-        for module in sys.modules.values()
-        if module.__name__.startswith("reparam.estimators._") and hasattr(module, "__all__")
+        for module_name, module in list(sys.modules.items())
+        if module_name.startswith("reparam.estimators._") and hasattr(module, "__all__")
         for name in module.__all__
     }
     for name, factory in ESTIMATORS.items():
         cls = type(factory())
         assert cls.__name__ in sys.modules[cls.__module__].__all__, name
     public = {name for name in vars(registry_module) if not name.startswith("_")}
-    assert public == listed | {"ESTIMATORS", "resolve_estimator", "applicable_estimators"}
+    own = {"ESTIMATORS", "EstimatorName", "resolve_estimator", "applicable_estimators"}
+    assert public == listed | own
+
+
+def test_the_literal_type_of_names_lists_exactly_the_registry() -> None:
+    """``EstimatorName`` (for IDE completion) cannot follow the registry by itself."""
+    assert list(typing.get_args(reparam.EstimatorName)) == list(ESTIMATORS)
+    signature = inspect.signature(reparam.expectation)
+    assert "EstimatorName" in str(signature.parameters["estimator"].annotation)
 
 
 TOY_MODULE = '''"""A toy estimator: the score function under a name of its own."""
@@ -228,6 +239,7 @@ def run_on(copy: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_new_module_and_its_registry_lines_are_all_a_new_estimator_needs(
     tmp_path: Path,
 ) -> None:

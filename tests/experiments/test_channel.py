@@ -303,6 +303,7 @@ print((status('VmHWM:') - before) * 1024)
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="reads the peak from /proc/self")
 def test_the_memory_estimate_is_below_the_measured_peak() -> None:
     samples = 5_000_000

@@ -52,6 +52,7 @@ def test_the_estimate_counts_every_number_of_a_draw() -> None:
     assert bytes_needed(get_problem("dirichlet-poly"), 8, 5000) == 3 * channel
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="reads the peak from /proc/self")
 def test_the_estimate_is_below_the_measured_peak() -> None:
     # The estimator with the fewest copies measured (score on dirichlet-poly, ~3.7

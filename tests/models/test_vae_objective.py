@@ -107,12 +107,18 @@ def test_dreg_and_standard_encoder_gradients_have_the_same_mean_at_k_5() -> None
     assert mean_difference_z(stl, standard).abs().max() > limit
 
 
+class CenteredUniform(Uniform):
+    """A Uniform built from its centre: no rule, and no constructor taking low and high."""
+
+    def __init__(self, center: Tensor) -> None:
+        super().__init__(center - 0.5, center + 0.5)
+
+
 class UniformPosteriorVAE(GaussianVAE):
-    """Reparameterizable, but torch's Uniform has no rule to detach its parameters."""
+    """Reparameterizable, but its posterior cannot be rebuilt with detached parameters."""
 
     def posterior(self, x: Tensor) -> Independent:
-        mean = self.encode_mean(x)
-        return Independent(Uniform(mean, mean + 1.0), 1)
+        return Independent(CenteredUniform(self.encode_mean(x) + 0.5), 1)
 
 
 class BernoulliPosteriorVAE(GaussianVAE):

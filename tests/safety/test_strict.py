@@ -173,6 +173,7 @@ def test_the_mode_is_removed_when_the_body_raises() -> None:
     assert not _get_current_function_mode_stack()
 
 
+@pytest.mark.slow
 def test_importing_reparam_patches_nothing() -> None:
     """In a fresh interpreter: the same torch objects before and after ``import reparam``."""
     script = """

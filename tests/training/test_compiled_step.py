@@ -124,6 +124,7 @@ def test_the_compiled_step_is_not_the_eager_one(tmp_path: Path) -> None:
     assert history[0]["train_loss"] != expected[0]["train_loss"]
 
 
+@pytest.mark.slow
 @pytest.mark.mnist
 def test_cli_compile_without_a_compiler_warns_in_one_line(mnist_dir: Path, tmp_path: Path) -> None:
     argv = ["vae", "--data-dir", str(mnist_dir), "--run-dir", str(tmp_path / "run"), "--compile"]

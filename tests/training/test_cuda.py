@@ -2,8 +2,8 @@
 
 Every test here needs CUDA and is skipped without it (``benchmarks/gpu.sh`` runs
 them on a GPU machine). Synchronisations are counted with
-``torch.cuda.set_sync_debug_mode("warn")``, which warns at every call that makes
-the host wait for the device.
+``torch.cuda.set_sync_debug_mode("warn")`` (through :mod:`tests.cuda_sync`), which
+warns at every call that makes the host wait for the device.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from reparam.training import (
     Trainer,
     load_checkpoint,
 )
+from tests.cuda_sync import sync_debug_mode
 from tests.mnist_files import synthetic_arrays
 from tests.training.folders import trainer_folder
 
@@ -54,14 +55,10 @@ def trainer(
 
 def synchronisations(t: Trainer) -> int:
     """How many times one training epoch (no evaluation, no checkpoint) waits for the GPU."""
-    torch.cuda.synchronize()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        torch.cuda.set_sync_debug_mode("warn")
-        try:
+        with sync_debug_mode("warn"):
             t._train_epoch(1, lambda: None)
-        finally:
-            torch.cuda.set_sync_debug_mode("default")
     return sum("synchroniz" in str(w.message) for w in caught)
 
 
@@ -76,29 +73,20 @@ def test_an_epoch_does_not_synchronise_per_step(tmp_path: Path) -> None:
 def test_the_counter_sees_a_synchronisation_per_step() -> None:
     """The check above can fail: reading each step's loss is counted."""
     x = torch.ones(3, device="cuda")
-    torch.cuda.synchronize()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        torch.cuda.set_sync_debug_mode("warn")
-        try:
+        with sync_debug_mode("warn"):
             for _ in range(5):
                 x.sum().item()
-        finally:
-            torch.cuda.set_sync_debug_mode("default")
     assert sum("synchroniz" in str(w.message) for w in caught) >= 5
 
 
 def test_a_discrete_vae_training_step_never_synchronises() -> None:
     model = DiscreteVAE("bernoulli", "gumbel-softmax", anneal_rate=0.1, input_dim=49).cuda()
     x = (torch.rand(8, 49, device="cuda") < 0.3).float()
-    torch.cuda.synchronize()
-    torch.cuda.set_sync_debug_mode("error")
-    try:
-        with finite_check(False):
-            for _ in range(3):
-                model.loss(x).sum().backward()
-    finally:
-        torch.cuda.set_sync_debug_mode("default")
+    with sync_debug_mode("error"), finite_check(False):
+        for _ in range(3):
+            model.loss(x).sum().backward()
     assert int(model.steps) == 3
 
 

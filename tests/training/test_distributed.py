@@ -56,6 +56,7 @@ def close(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
     return a.keys() == b.keys() and all(torch.allclose(a[k], b[k], rtol=1e-5, atol=1e-6) for k in a)
 
 
+@pytest.mark.slow
 def test_one_step_on_two_ranks_equals_one_process_on_the_global_batch(tmp_path: Path) -> None:
     out = tmp_path / "step"
     argv = ["torchrun", "--standalone", "--nproc-per-node=2", "-m", "tests.training.step_worker"]
@@ -115,6 +116,7 @@ def run_stop_worker(tmp_path: Path, kind: str, rank: int, step: int) -> list[dic
     return [json.loads(Path(f"{out}.rank{r}.json").read_text()) for r in range(2)]
 
 
+@pytest.mark.slow
 def test_a_nan_on_one_rank_stops_every_rank_before_the_bad_step(tmp_path: Path) -> None:
     # 10 steps per epoch; rank 1's 14th training loss is nan: epoch 2, batch 4
     seen = run_stop_worker(tmp_path, "nan", rank=1, step=14)
@@ -124,6 +126,7 @@ def test_a_nan_on_one_rank_stops_every_rank_before_the_bad_step(tmp_path: Path) 
     assert [s["progress"] for s in seen] == [[1, 3], [1, 3]]
 
 
+@pytest.mark.slow
 def test_sigterm_on_one_rank_stops_every_rank_at_the_same_batch(tmp_path: Path) -> None:
     seen = run_stop_worker(tmp_path, "sigterm", rank=1, step=14)
     assert [s["outcome"] for s in seen] == ["stopped", "stopped"]

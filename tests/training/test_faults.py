@@ -51,6 +51,7 @@ def test_a_folder_in_use_is_refused_naming_the_holder(
         one_line_error(capsys, "in use by process")
 
 
+@pytest.mark.slow
 def test_the_lock_dies_with_its_process(tmp_path: Path) -> None:
     holder = subprocess.Popen(
         [

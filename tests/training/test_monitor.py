@@ -148,6 +148,7 @@ def test_an_interrupted_monitored_run_resumes_with_the_same_rows(tmp_path: Path)
     assert [r["gradients"] for r in history] == [r["gradients"] for r in expected]
 
 
+@pytest.mark.slow
 def test_under_two_ranks_rank_0_measures_and_training_is_unchanged(tmp_path: Path) -> None:
     out = tmp_path / "monitor"
     argv = ["torchrun", "--standalone", "--nproc-per-node=2", "-m", "tests.training.monitor_worker"]

@@ -251,6 +251,7 @@ def test_a_killed_worker_is_restarted_and_continues_from_the_checkpoint(
         (["--device", "cuda"], "CUDA device"),
     ],
 )
+@pytest.mark.slow
 def test_bad_world_settings_fail_fast_on_every_rank(
     options: list[str], message: str, tmp_path: Path
 ) -> None:

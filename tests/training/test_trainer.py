@@ -163,10 +163,11 @@ def test_nan_weights_stop_before_any_checkpoint(tmp_path: Path) -> None:
 
 def test_run_folder_rules(tmp_path: Path) -> None:
     run = new_run_folder(tmp_path / "run")
-    run.write_json(run.config, {"a": 1})
+    saved = {"format": 3, "command": "vae", "model": {}, "train": {}, "data": {}}
+    run.write_json(run.config, saved)
     with pytest.raises(RunFolderError, match=r"--resume .*--overwrite"):
         new_run_folder(tmp_path / "run")
-    assert json.loads(run.config.read_text()) == {"a": 1}
+    assert json.loads(run.config.read_text()) == saved
     assert list(new_run_folder(tmp_path / "run", overwrite=True).path.iterdir()) == []
     run.write_json(run.config, {"a": 2})
     other = tmp_path / "photos"
@@ -183,9 +184,9 @@ def test_run_folder_rules(tmp_path: Path) -> None:
 
 def test_config_validation() -> None:
     for bad, match in [
-        ({"batch_size": 0}, "batch size"),
-        ({"lr": 0.0}, "learning rate"),
-        ({"lr": math.nan}, "learning rate"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"lr": 0.0}, "lr"),
+        ({"lr": math.nan}, "lr"),
         ({"epochs": 0}, "epochs"),
         ({"target": "color"}, "target"),
     ]:

@@ -20,8 +20,8 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution
 
+from reparam._sampling import draw
 from reparam.bounds._iwae import LogJoint, log_weights
-from reparam.safety import deliberately_cut
 
 DEFAULT_CHUNK = 4096
 """Draws per chunk of :func:`log_mean_exp_chunked` unless told otherwise."""
@@ -91,7 +91,8 @@ def importance_log_weights(log_joint: LogJoint, q: Distribution) -> Callable[[in
     """
 
     def chunk(m: int) -> Tensor:
-        with torch.no_grad(), deliberately_cut():
-            return log_weights(log_joint, q, q.sample(torch.Size([m])))
+        z = draw(q, torch.Size([m]))
+        with torch.no_grad():
+            return log_weights(log_joint, q, z)
 
     return chunk

@@ -40,10 +40,14 @@ from torch import Tensor
 from torch.distributions import Distribution
 
 from reparam.distributions import detach_parameters
+from reparam.estimators import CostError, finite_check
+from reparam.estimators._finite import check_costs_finite
+from reparam.safety import check_log_joint_path, is_strict
 
 LogJoint = Callable[[Tensor], Tensor]
 """``log p(x, z)``: samples ``[k, *batch_shape, *event_shape]`` -> ``[k, *batch_shape]``."""
 Gradient = Literal["standard", "stl", "dreg"]
+"""The estimator of the inference network's gradient: ``"standard"``, ``"stl"`` or ``"dreg"``."""
 GRADIENTS: tuple[str, ...] = get_args(Gradient)
 """The gradient choices of :func:`iwae_bound`."""
 
@@ -53,6 +57,8 @@ def iwae_bound(
     q: Distribution,
     num_samples: int = 1,
     gradient: Gradient = "standard",
+    *,
+    check_finite: bool | None = None,
 ) -> Tensor:
     """The ``num_samples``-sample importance-weighted bound, per batch element.
 
@@ -70,6 +76,15 @@ def iwae_bound(
             respect to ``log_joint``'s own parameters is the standard IWAE one,
             unbiased for ``grad_theta L_k``, in all three cases. ``log_joint``
             should reach ``q``'s parameters, if at all, only through the samples.
+        check_finite: raise :class:`~reparam.estimators.CostError` on a nan or inf
+            log joint, as :func:`reparam.expectation` does on a cost, with the same
+            choices: ``True`` on every device (one synchronisation per call on a
+            GPU), ``False`` nowhere (no host read at all), ``None`` (the default)
+            only where it is free, eagerly on the CPU, or inside ``reparam.strict()``.
+
+    Inside ``reparam.strict()``, a ``log_joint`` that does not reach its samples
+    through a gradient path (``z.detach()``, ``z.item()``) raises
+    :class:`~reparam.GradientCutError`: its gradient would be silently wrong.
 
     Returns:
         ``log (1/k) sum_i w_i`` of shape ``q.batch_shape``, an unbiased estimate of
@@ -99,14 +114,26 @@ def iwae_bound(
         )
     z = q.rsample(torch.Size([k]))
     proposal = q if gradient == "standard" else detach_parameters(q)
-    log_w = log_weights(log_joint, proposal, z)
+    if check_finite is None:  # the common case, without a context manager (compiles whole)
+        log_w = log_weights(log_joint, proposal, z, checked=q)
+    else:
+        with finite_check(check_finite):
+            log_w = log_weights(log_joint, proposal, z, checked=q)
     if gradient == "dreg" and z.requires_grad:
         _square_weights_on_path(z, log_w, len(q.event_shape))
     return torch.logsumexp(log_w, dim=0) - math.log(k)
 
 
-def log_weights(log_joint: LogJoint, q: Distribution, z: Tensor) -> Tensor:
-    """``log p(x, z) - log q(z)`` for samples ``z [k, *batch, *event]``: ``[k, *batch]``."""
+def log_weights(
+    log_joint: LogJoint, q: Distribution, z: Tensor, *, checked: Distribution | None = None
+) -> Tensor:
+    """``log p(x, z) - log q(z)`` for samples ``z [k, *batch, *event]``: ``[k, *batch]``.
+
+    With ``checked`` (the posterior the samples came from, named in errors),
+    the log joint is checked for nan and inf where
+    :func:`~reparam.estimators.finite_check` says so, and for a gradient path
+    to ``z`` inside ``reparam.strict()``.
+    """
     log_p = log_joint(z)
     expected = z.shape[: z.dim() - len(q.event_shape)]
     if not isinstance(log_p, Tensor) or log_p.shape != expected:
@@ -116,7 +143,24 @@ def log_weights(log_joint: LogJoint, q: Distribution, z: Tensor) -> Tensor:
             f"{list(expected)} ([k, *batch_shape]: sum over event dimensions, keep the "
             f"sample and batch dimensions), got {got}"
         )
+    if checked is not None:
+        _check_finite(log_p)
+        if is_strict():  # a graph walk, only when asked for
+            check_log_joint_path(log_p, z, checked)
     return log_p - q.log_prob(z)
+
+
+def _check_finite(log_p: Tensor) -> None:
+    """The cost check of ``expectation``, its message in ``log_joint``'s words."""
+    try:
+        check_costs_finite(log_p)
+    except CostError:
+        bad = int((~torch.isfinite(log_p.detach())).sum())
+        raise CostError(
+            f"log_joint returned {bad} non-finite value(s) (nan or inf) out of "
+            f"{log_p.numel()}; the bound and its gradient would be meaningless. Pass "
+            "check_finite=False to skip this check"
+        ) from None
 
 
 def _square_weights_on_path(z: Tensor, log_w: Tensor, event_ndims: int) -> None:

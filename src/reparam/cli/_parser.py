@@ -7,9 +7,12 @@ import math
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TypeVar
+
+from reparam.training._checks import SettingsError, check_seed, check_threads
+from reparam.training._checks import max_threads as max_threads
 
 T = TypeVar("T")
 
@@ -21,10 +24,34 @@ class UsageError(Exception):
 class Parser(argparse.ArgumentParser):
     """An ``ArgumentParser`` whose errors are one line naming the option."""
 
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        self._given = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str) -> NoReturn:
         if not is_main_process():  # under torchrun, rank 0 alone says it
             self.exit(2)
+        unknown = self._unknown_options()
+        if unknown and "invalid choice" in message:
+            # argparse took the unknown option's value for an action: name the option
+            message = f"unknown option {unknown[0]}"
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+    def _unknown_options(self) -> list[str]:
+        """The options given that this parser does not know (nor abbreviates)."""
+        known = self._option_string_actions
+        unknown = []
+        for token in getattr(self, "_given", []):
+            if token == "--":
+                break
+            name = token.split("=", 1)[0]
+            if not name.startswith("--") or name in known:
+                continue
+            if not any(option.startswith(name) for option in known):
+                unknown.append(name)
+        return unknown
 
 
 def finite_float(text: str) -> float:
@@ -110,40 +137,37 @@ def comma_list(item: Callable[[str], T], what: str) -> Callable[[str], list[T]]:
     return parse
 
 
-MAX_SEED = 2**63 - 1
+def checked(parse: Callable[[str], T], check: Callable[[T], object]) -> Callable[[str], T]:
+    """An option type: ``parse`` the text, then ``check`` the value with the library's
+    own check, whose :class:`~reparam.training._checks.SettingsError` becomes the
+    option's one-line error (argparse names the option)."""
+
+    def convert(text: str) -> T:
+        value = parse(text)
+        try:
+            check(value)
+        except SettingsError as error:
+            raise argparse.ArgumentTypeError(error.requirement()) from None
+        return value
+
+    convert.__name__ = getattr(parse, "__name__", "value")
+    return convert
 
 
-def seed_option(text: str) -> int:
-    """A random seed, an integer in ``[0, 2**63)`` (what every torch generator takes)."""
-    seed = int_at_least(0)(text)
-    if seed > MAX_SEED:
-        raise argparse.ArgumentTypeError(f"must be an integer below 2**63, got {text}")
-    return seed
+def integer(text: str) -> int:
+    """An integer (its range is the library's to check)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
-THREADS_PER_CPU = 4
-"""Bound on ``--threads``: this many per logical CPU; more only slows torch down."""
+seed_option = checked(integer, check_seed)
+"""A random seed, an integer in ``[0, 2**63)`` (what every torch generator takes)."""
 
-
-def max_threads() -> int:
-    """The most CPU threads ``--threads`` accepts on this machine."""
-    return THREADS_PER_CPU * (os.cpu_count() or 1)
-
-
-def threads_option(text: str) -> int:
-    """A number of CPU threads for torch: ``1`` to :func:`max_threads`.
-
-    A huge count is refused here: torch's thread pool would try to start it and
-    crash the process.
-    """
-    threads = int_at_least(1)(text)
-    bound = max_threads()
-    if threads > bound:
-        raise argparse.ArgumentTypeError(
-            f"{threads} threads is more than {THREADS_PER_CPU} per CPU of this machine "
-            f"({os.cpu_count() or 1} CPUs); use at most {bound}"
-        )
-    return threads
+threads_option = checked(integer, check_threads)
+"""A number of CPU threads for torch: ``1`` to :func:`max_threads` (a huge count would
+crash torch's thread pool)."""
 
 
 DEVICES = "cpu, cuda, cuda:N or auto"

@@ -16,18 +16,21 @@ takes abbreviations of its own options anywhere on its command line, so a
 from __future__ import annotations
 
 import argparse
+import contextlib
+import inspect
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import fields
 from typing import Any
 
 from reparam._json import to_strict_json
 from reparam.cli._parser import (
     UsageError,
-    int_at_least,
+    checked,
+    finite_float,
+    integer,
     is_main_process,
     nonempty_path,
-    parse_device,
-    positive_float,
     print_error,
     seed_option,
     threads_option,
@@ -35,6 +38,7 @@ from reparam.cli._parser import (
 from reparam.data import DataError
 from reparam.data.batches import TARGETS
 from reparam.estimators import EstimatorError
+from reparam.models import MODEL_FAMILIES
 from reparam.training import CheckpointError, RunFolderError, TrainConfig, TrainingDiverged
 from reparam.training.distributed import BACKENDS, WorldError
 from reparam.training.run import (
@@ -48,6 +52,13 @@ from reparam.training.run import (
     train,
 )
 
+FLAGS = {
+    "monitor_every": "--snr-every",
+    "monitor_replicates": "--snr-replicates",
+    "folder": "--data-dir",
+    "options": "the model options",
+}
+"""Python argument -> option, where the option is not ``--`` + the name with dashes."""
 TRAIN_KEYS = tuple(f.name for f in fields(TrainConfig))
 DATA_KEYS = ("train_size", "test_size")
 USAGE_ERRORS: tuple[type[Exception], ...] = (
@@ -67,15 +78,15 @@ def add_train_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     d = TrainConfig()
     train_group = parser.add_argument_group("training")
     train_group.add_argument(
-        "--epochs", type=int_at_least(1), help=f"total epochs (default {d.epochs})"
+        "--epochs", type=_train(integer, "epochs"), help=f"total epochs (default {d.epochs})"
     )
     train_group.add_argument(
         "--batch-size",
-        type=int_at_least(1),
+        type=_train(integer, "batch_size"),
         help=f"global batch, shared by all processes under torchrun (default {d.batch_size})",
     )
     train_group.add_argument(
-        "--lr", type=positive_float, help=f"Adam learning rate (default {d.lr})"
+        "--lr", type=_train(finite_float, "lr"), help=f"Adam learning rate (default {d.lr})"
     )
     train_group.add_argument("--seed", type=seed_option, help=f"default {d.seed}")
     train_group.add_argument(
@@ -102,7 +113,7 @@ def add_train_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     runs.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     runs.add_argument(
         "--checkpoint-every",
-        type=int_at_least(1),
+        type=execution_option("checkpoint_every"),
         metavar="N",
         help="also checkpoint every N steps (default: at the end of each epoch only)",
     )
@@ -114,8 +125,29 @@ def add_train_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     )
     add_common_arguments(parser)
     data = parser.add_argument_group("data subset (for quick trials)")
-    data.add_argument("--train-size", type=int_at_least(1), help="use the first N train images")
-    data.add_argument("--test-size", type=int_at_least(1), help="use the first N test images")
+    data.add_argument("--train-size", type=_data("train_size"), help="use the first N train images")
+    data.add_argument("--test-size", type=_data("test_size"), help="use the first N test images")
+
+
+def _train(parse: Callable[[str], Any], name: str) -> Callable[[str], Any]:
+    """An option of :class:`TrainConfig`, checked as the library checks it."""
+    return checked(parse, lambda value: TrainConfig(**{name: value}))
+
+
+def _data(name: str) -> Callable[[str], Any]:
+    """An option of :class:`DataSettings`, checked as the library checks it."""
+    return checked(integer, lambda value: DataSettings(**{name: value}))
+
+
+def execution_option(name: str) -> Callable[[str], int]:
+    """An integer option of :class:`Execution`, checked as the library checks it (with
+    the gradient measurements on, for their own options)."""
+
+    def check(value: int) -> None:
+        given: dict[str, Any] = {"monitor_every": 1, name: value}
+        Execution(**given)
+
+    return checked(integer, check)
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -138,7 +170,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--eval-k",
-        type=int_at_least(0),
+        type=execution_option("eval_k"),
         default=1000,
         help="samples for the importance-weighted bound on the test set; 0 skips it (default 1000)",
     )
@@ -164,7 +196,6 @@ def add_eval_parser(command: argparse.ArgumentParser, name: str) -> None:
 def execution_from_args(args: argparse.Namespace) -> Execution:
     """How to run: device, threads, evaluation, logging (stderr under --json)."""
     stream = sys.stderr if args.json else sys.stdout
-    _check_device_name(args.device)
     return Execution(
         device=args.device,
         backend=args.backend,
@@ -173,18 +204,21 @@ def execution_from_args(args: argparse.Namespace) -> Execution:
         download=args.download,
         checkpoint_every=getattr(args, "checkpoint_every", None),
         monitor_every=getattr(args, "snr_every", None),
-        monitor_replicates=getattr(args, "snr_replicates", None) or 10,
+        monitor_replicates=getattr(args, "snr_replicates", None),
         compile=getattr(args, "compile", False),
         log=lambda line: print(line, file=stream, flush=True),
     )
 
 
-def _check_device_name(name: str) -> None:
-    """The name's form only: whether CUDA is there is the run's to say, on every rank."""
+@contextlib.contextmanager
+def in_options() -> Iterator[None]:
+    """The library's :class:`SettingsError` in the options' words (``--eval-k`` for
+    ``eval_k``): a one-line usage error."""
     try:
-        parse_device(name, cuda_devices=sys.maxsize)
-    except argparse.ArgumentTypeError as error:
-        raise UsageError(f"--device: {error}") from None
+        yield
+    except SettingsError as error:
+        flags = {name: FLAGS.get(name, "--" + name.replace("_", "-")) for name in error.arguments}
+        raise UsageError(error.render(flags)) from None
 
 
 def settings_from_args(
@@ -216,13 +250,27 @@ def check_resume_options(
         )
     config = saved.to_dict()
     flat = {**config["model"], **config["train"], **config["data"]}
+    defaults = _option_defaults(saved.model)
     for key, value in _given(args, model_keys).items():
-        if key != "epochs" and flat.get(key) != value:
+        kept = flat[key] if key in flat else defaults.get(key)
+        if key != "epochs" and kept != value:
             option = "--" + key.replace("_", "-")
+            if key in flat:
+                what = f"the run's saved {kept}"
+            elif kept is None:
+                what = "the run's, which it left at the model's default"
+            else:
+                what = f"the run's {kept} (the default, not given when it was trained)"
             raise UsageError(
-                f"{option} {value} differs from the run's saved {flat.get(key)}; "
-                "a resumed run keeps its settings (only --epochs may change)"
+                f"{option} {value} differs from {what}; a resumed run keeps its settings "
+                "(only --epochs may change)"
             )
+
+
+def _option_defaults(family: str) -> dict[str, Any]:
+    """The model family's options left out of a saved run take these values."""
+    parameters = inspect.signature(MODEL_FAMILIES[family]).parameters.values()
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
 
 
 def _same_command(settings: RunSettings, name: str, path: str) -> None:
@@ -235,30 +283,36 @@ def _same_command(settings: RunSettings, name: str, path: str) -> None:
 
 def train_command(args: argparse.Namespace, name: str, model_keys: tuple[str, ...]) -> int:
     """Train a new run, or resume one; evaluate, draw pictures, report."""
-    execution = execution_from_args(args)
     try:
-        if args.resume:
-            saved = read_settings(args.resume)
-            _same_command(saved, name, args.resume)
-            check_resume_options(args, saved, model_keys)
-            summary = resume(
-                args.resume, epochs=args.epochs, data_folder=args.data_dir, execution=execution
-            )
-        else:
-            settings = settings_from_args(args, name, model_keys)
-            run_dir = args.run_dir or f"runs/{name}"
-            summary = train(settings, run_dir, overwrite=args.overwrite, execution=execution)
+        with in_options():
+            return _train_or_resume(args, name, model_keys)
     except TrainingDiverged as error:
         return report_failure(str(error))
+
+
+def _train_or_resume(args: argparse.Namespace, name: str, model_keys: tuple[str, ...]) -> int:
+    execution = execution_from_args(args)
+    if args.resume:
+        saved = read_settings(args.resume)
+        _same_command(saved, name, args.resume)
+        check_resume_options(args, saved, model_keys)
+        summary = resume(
+            args.resume, epochs=args.epochs, data_folder=args.data_dir, execution=execution
+        )
+    else:
+        settings = settings_from_args(args, name, model_keys)
+        run_dir = args.run_dir or f"runs/{name}"
+        summary = train(settings, run_dir, overwrite=args.overwrite, execution=execution)
     return report(args, summary)
 
 
 def eval_command(args: argparse.Namespace, name: str) -> int:
     """Rebuild a saved run's model from its last checkpoint and evaluate it."""
-    saved = read_settings(args.run_path)
-    _same_command(saved, name, args.run_path)
-    execution = execution_from_args(args)
-    summary = evaluate_run(args.run_path, data_folder=args.data_dir, execution=execution)
+    with in_options():
+        saved = read_settings(args.run_path)
+        _same_command(saved, name, args.run_path)
+        execution = execution_from_args(args)
+        summary = evaluate_run(args.run_path, data_folder=args.data_dir, execution=execution)
     return report(args, summary)
 
 

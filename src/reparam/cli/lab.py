@@ -17,6 +17,7 @@ from reparam.cli._parser import (
 )
 from reparam.lab import (
     DEFAULT_SAMPLES,
+    DEFAULT_TRAIN_STEPS,
     PROBLEMS,
     TooLargeError,
     applicable,
@@ -62,6 +63,18 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="estimates per estimator and S (default: enough for a 5%% relative standard "
         "error on each variance, from the estimates' kurtosis)",
     )
+    parser.add_argument(
+        "--train-steps",
+        type=int_at_least(0),
+        metavar="N",
+        help="an estimator with a learned part (relax) is also measured after N steps of "
+        f"training it on the problem (default {DEFAULT_TRAIN_STEPS}; 0: untrained only)",
+    )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="one row per scalar parameter (default: one per parameter tensor)",
+    )
     parser.add_argument("--k", type=finite_float, help="the cost's k (quadratic, cos, bump)")
     parser.add_argument(
         "--seed", type=seed_option, default=0, help="fixes every random draw (default 0)"
@@ -82,18 +95,31 @@ def run(args: argparse.Namespace) -> int:
         names = ", ".join([*PROBLEMS, _lab_iwae.NAME])
         raise UsageError(f"--problem is required; choose one of: {names}")
     if args.problem == _lab_iwae.NAME:
-        return _lab_iwae.run(args)
-    problem = get_problem(args.problem, k=args.k)
+        given = [flag for flag, used in (("--full", args.full), ("--train-steps",
+                 args.train_steps is not None)) if used]  # fmt: skip
+        if given:
+            raise UsageError(
+                f"problem {_lab_iwae.NAME!r} compares gradient choices with nothing to train "
+                f"and one parameter per row; {' and '.join(given)} do not apply"
+            )
     try:
+        if args.problem == _lab_iwae.NAME:
+            return _lab_iwae.run(args)
+        problem = get_problem(args.problem, k=args.k)
         result = compare_problem(
-            problem, args.estimators, num_samples=args.samples, trials=args.trials, seed=args.seed
+            problem,
+            args.estimators,
+            num_samples=args.samples,
+            trials=args.trials,
+            seed=args.seed,
+            train_steps=DEFAULT_TRAIN_STEPS if args.train_steps is None else args.train_steps,
         )
     except TooLargeError as error:
         raise UsageError(_too_large(args, error)) from None
     if args.json:
-        print(to_strict_json(result.to_dict()))
+        print(to_strict_json(result.to_dict(full=args.full)))
     else:
-        print(result)
+        print(result.table(full=args.full))
     if args.plot:
         from reparam.lab.plots import plot_comparison
 
@@ -122,6 +148,8 @@ def _too_large(args: argparse.Namespace, error: TooLargeError) -> str:
     """The memory refusal in the options' words."""
     if args.trials is not None and args.trials == error.trials:
         sizes = f"--samples {error.num_samples} with --trials {args.trials}"
+    elif args.problem == _lab_iwae.NAME:
+        sizes = f"--samples {error.num_samples} with the default --trials {error.trials}"
     else:
         sizes = f"--samples {error.num_samples} (timed on a batch of {error.trials} trials)"
     return (

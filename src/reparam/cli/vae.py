@@ -14,10 +14,12 @@ from reparam.cli._training import (
     USAGE_ERRORS,
     add_eval_parser,
     add_train_arguments,
+    execution_option,
     train_command,
 )
 from reparam.estimators import ESTIMATORS
 from reparam.models.vae import OBJECTIVES, POSTERIORS, GaussianVAE
+from reparam.training.monitor import REPLICATES
 
 MODEL_KEYS = (
     "latent_dim",
@@ -136,14 +138,14 @@ def add_monitor_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("gradient monitoring")
     group.add_argument(
         "--snr-every",
-        type=int_at_least(1),
+        type=execution_option("monitor_every"),
         metavar="N",
         help="every N steps, measure the gradients' SNR and variance on one fixed batch "
         "(into metrics.jsonl and gradients.png; default: never)",
     )
     group.add_argument(
         "--snr-replicates",
-        type=int_at_least(2),
+        type=execution_option("monitor_replicates"),
         metavar="R",
-        help="gradient estimates per measurement (default 10)",
+        help=f"gradient estimates per measurement, with --snr-every (default {REPLICATES})",
     )

@@ -26,6 +26,7 @@ from reparam.data._mnist_files import MNIST_FILES as MNIST_FILES
 from reparam.data._mnist_files import DataError as DataError
 
 ENV_VAR = "REPARAM_DATA_DIR"
+"""The environment variable naming the MNIST folder when none is given."""
 
 
 @dataclass(frozen=True)

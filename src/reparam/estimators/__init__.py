@@ -20,8 +20,10 @@ Adding an estimator, exactly (a module, its import and entry in the registry, a 
    ``trainable`` and ``training_term``. The module's ``__all__`` names its
    public classes: ``__all__ = ["X"]``.
 2. In ``registry.py``, import the module with a star,
-   ``from reparam.estimators._<family> import *``, and add one entry, short
-   name -> factory with default settings, to ``ESTIMATORS``.
+   ``from reparam.estimators._<family> import *``, add one entry, short
+   name -> factory with default settings, to ``ESTIMATORS``, and the short name
+   to ``EstimatorName`` (the ``Literal`` type that lets an IDE complete names;
+   ``tests/estimators/test_registry.py`` checks that the two agree).
 3. Its test file: an unbiased entry is tested by the registry's unbiasedness
    suite (``tests/estimators/suite.py``) on every family it supports, and only
    an estimator for a distribution no family has needs one added there; a

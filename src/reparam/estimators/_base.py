@@ -199,6 +199,12 @@ def evaluate_cost(f: Cost, z: Tensor, dist: Distribution) -> Tensor:
     expected = z.shape[:1] + dist.batch_shape
     if not isinstance(costs, Tensor):
         raise CostError(f"f must return a tensor of costs, got {type(costs).__name__}")
+    if costs.is_complex():
+        raise CostError(
+            f"f must return real costs, got dtype {costs.dtype}: an expectation to "
+            "differentiate is of a real number. Return a real tensor from f, e.g. "
+            "cost.abs() ** 2 or cost.real"
+        )
     if costs.shape != expected:
         raise CostError(
             f"f must return costs of shape [num_samples, *batch_shape] = {list(expected)} "

@@ -78,7 +78,8 @@ class MovingAverage:
     or reset like any tensor.
 
     ``b_t = average_{t-1}``, ``average_t = decay * average_{t-1} + (1 - decay) * mean_s f_s``
-    (per batch element).
+    (per batch element). The average is kept in the dtype and on the device of the
+    latest costs.
     """
 
     min_samples = 1
@@ -100,8 +101,10 @@ class MovingAverage:
                 f"{list(self.average.shape)} but got costs for batch shape {list(current.shape)}; "
                 "call reset() or use one MovingAverage per batch shape"
             )
-        baseline = self.average
-        self.average = torch.lerp(current, self.average, self.decay)
+        # Costs may come in another dtype or on another device than the last ones
+        # (a model moved to float64 or to a GPU): the average follows them.
+        baseline = self.average.to(current)
+        self.average = torch.lerp(current, baseline, self.decay)
         return baseline
 
     def reset(self) -> None:

@@ -9,16 +9,17 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution
 
+from reparam._memory import format_bytes, memory_limit
 from reparam.estimators._base import Cost, Estimator
 from reparam.estimators._errors import EstimatorError, UnsupportedDistributionError
 from reparam.estimators._finite import finite_check
-from reparam.estimators.registry import applicable_estimators, resolve_estimator
+from reparam.estimators.registry import EstimatorName, applicable_estimators, resolve_estimator
 
 
 def expectation(
     f: Cost,
     dist: Distribution,
-    estimator: str | Estimator = "pathwise",
+    estimator: EstimatorName | Estimator = "pathwise",
     num_samples: int = 1,
     *,
     check_finite: bool | None = None,
@@ -89,7 +90,7 @@ def per_sample_gradients(
     f: Cost,
     dist: Distribution,
     params: Sequence[Tensor],
-    estimator: str | Estimator = "pathwise",
+    estimator: EstimatorName | Estimator = "pathwise",
     num_samples: int = 1,
     *,
     check_finite: bool | None = None,
@@ -122,7 +123,9 @@ def per_sample_gradients(
     return tuple(torch.stack(bucket) for bucket in per_sample)
 
 
-def _checked(estimator: str | Estimator, dist: Distribution, num_samples: int) -> Estimator:
+def _checked(
+    estimator: EstimatorName | str | Estimator, dist: Distribution, num_samples: int
+) -> Estimator:
     """The resolved estimator, after checking ``dist`` and ``num_samples`` against it."""
     resolved = resolve_estimator(estimator)
     if not isinstance(dist, Distribution):
@@ -130,6 +133,7 @@ def _checked(estimator: str | Estimator, dist: Distribution, num_samples: int) -
             f"dist must be a torch.distributions.Distribution, got {type(dist).__name__}"
         )
     _check_num_samples(num_samples, resolved)
+    _check_sample_memory(num_samples, dist)
     try:
         resolved.check_supports(dist)
     except UnsupportedDistributionError as error:
@@ -151,3 +155,57 @@ def _check_num_samples(num_samples: int, estimator: Estimator) -> None:
         raise EstimatorError(
             f"{estimator!r} needs num_samples >= {estimator.min_samples}, got {num_samples}"
         )
+
+
+_MEMORY_CHECK_FROM = 2**30
+"""Sample sizes (bytes) from which :func:`_check_sample_memory` asks for the device's memory."""
+
+
+def _check_sample_memory(num_samples: int, dist: Distribution) -> None:
+    """Refuse, before drawing, a ``num_samples`` whose samples alone exceed the device's memory.
+
+    The samples ``[num_samples, *batch_shape, *event_shape]`` are a lower bound on
+    what an estimate holds (costs, gradients and ``f``'s own activations come on
+    top), so nothing that could fit is refused. Sizes under a gigabyte are not
+    checked, and nothing is checked inside ``torch.compile``.
+    """
+    if torch.compiler.is_compiling():
+        return
+    like = _a_parameter(dist)
+    dtype = torch.get_default_dtype() if like is None else like.dtype
+    per_sample = dist.batch_shape.numel() * dist.event_shape.numel() * dtype.itemsize
+    needed = num_samples * per_sample
+    if needed < _MEMORY_CHECK_FROM:
+        return
+    device = torch.empty(0).device if like is None else like.device
+    available = _device_memory(device)
+    if available is None or needed <= available:
+        return
+    shape = [num_samples, *dist.batch_shape, *dist.event_shape]
+    raise EstimatorError(
+        f"num_samples={num_samples} would need {format_bytes(needed)} for the samples alone "
+        f"({shape} of {dtype}), more than the {format_bytes(available)} of memory on "
+        f"{device.type}; draw fewer samples per call (the mean of several calls' estimates "
+        "estimates the same expectation)"
+    )
+
+
+def _a_parameter(dist: Distribution) -> Tensor | None:
+    """A floating-point tensor the distribution holds (its dtype and device), if any."""
+    for value in vars(dist).values():
+        if isinstance(value, Tensor) and value.is_floating_point():
+            return value
+        if isinstance(value, Distribution):
+            found = _a_parameter(value)
+            if found is not None:
+                return found
+    return None
+
+
+def _device_memory(device: torch.device) -> int | None:
+    """The memory of ``device`` in bytes: the machine's for the CPU, the card's for CUDA."""
+    if device.type == "cpu":
+        return memory_limit()
+    if device.type == "cuda":
+        return int(torch.cuda.get_device_properties(device).total_memory)
+    return None

@@ -33,7 +33,6 @@ sigmoid and softmax, so samples and gradients stay finite for logits in
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch.distributions import Distribution
 
@@ -66,8 +65,10 @@ def harden(view: DiscreteView, perturbed: Tensor) -> Tensor:
     """The exact discrete sample: ``perturbed > 0`` or ``onehot(argmax perturbed)``."""
     if view.kind == "bernoulli":
         return (perturbed > 0).to(perturbed.dtype)
-    classes = perturbed.shape[-1]
-    return F.one_hot(perturbed.argmax(-1), classes).to(perturbed.dtype)
+    # A comparison rather than F.one_hot, which checks the classes' range by
+    # reading the indices on the host (on the CPU; CUDA relies on device asserts).
+    classes = torch.arange(perturbed.shape[-1], device=perturbed.device)
+    return (perturbed.argmax(-1, keepdim=True) == classes).to(perturbed.dtype)
 
 
 class GumbelSoftmax(Estimator):

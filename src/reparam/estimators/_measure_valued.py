@@ -37,9 +37,9 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution, Independent, Normal
 
+from reparam._sampling import draw
 from reparam.estimators._base import Cost, Estimator, evaluate_cost
 from reparam.estimators._errors import UnsupportedDistributionError
-from reparam.safety import deliberately_cut
 
 __all__ = ["MeasureValued"]
 """What ``registry.py`` star-imports, and so ``reparam.estimators`` and ``reparam`` export."""
@@ -89,8 +89,7 @@ class MeasureValued(Estimator):
     def surrogate(self, f: Cost, dist: Distribution, num_samples: int) -> Tensor:
         normal, event_dims = _base_normal(dist)
         loc, scale = normal.loc, normal.scale
-        with deliberately_cut():
-            z = dist.sample(torch.Size([num_samples]))
+        z = draw(dist, torch.Size([num_samples]))
         surrogate = evaluate_cost(f, z, dist)
         sigma = scale.detach()
         terms = []

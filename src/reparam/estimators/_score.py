@@ -17,11 +17,11 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution, constraints
 
+from reparam._sampling import draw
 from reparam.estimators._base import Cost, Estimator, evaluate_cost, magic_box, magic_box_times
 from reparam.estimators._baselines import Baseline, NoBaseline
 from reparam.estimators._control_variates import ControlVariate
 from reparam.estimators._errors import UnsupportedDistributionError
-from reparam.safety import deliberately_cut
 
 __all__ = ["ScoreFunction"]
 """What ``registry.py`` star-imports, and so ``reparam.estimators`` and ``reparam`` export."""
@@ -78,8 +78,7 @@ class ScoreFunction(Estimator):
 
     def surrogate(self, f: Cost, dist: Distribution, num_samples: int) -> Tensor:
         self.check_supports(dist)
-        with deliberately_cut():
-            z = dist.sample(torch.Size([num_samples]))
+        z = draw(dist, torch.Size([num_samples]))
         costs = evaluate_cost(f, z, dist)
         log_prob = dist.log_prob(z)
         surrogate = magic_box_times(log_prob, costs)

@@ -1,21 +1,23 @@
 """The estimators by short name, as used on the command line, and their classes.
 
-Adding an estimator means adding its module, one star import and one entry here
-(the exact steps are in the package docstring, ``reparam.estimators``).
+Adding an estimator means adding its module, one star import, one entry here
+and its name in :data:`EstimatorName` (the exact steps are in the package
+docstring, ``reparam.estimators``).
 
 This module's public names are exactly what ``reparam.estimators`` and ``reparam``
 take from it with ``from reparam.estimators.registry import *``: :data:`ESTIMATORS`,
-:func:`resolve_estimator`, :func:`applicable_estimators` and every class that an
-estimator module lists in its ``__all__`` (star-imported below; a star import
-re-exports, also for type checkers). So a class that is registered here is public
-in both packages, typed, without a line of its own. Everything else this module
-uses is imported under a private name (and there is no ``from __future__``
-import, which would bind the public name ``annotations``).
+:data:`EstimatorName`, :func:`resolve_estimator`, :func:`applicable_estimators`
+and every class that an estimator module lists in its ``__all__`` (star-imported
+below; a star import re-exports, also for type checkers). So a class that is
+registered here is public in both packages, typed, without a line of its own.
+Everything else this module uses is imported under a private name (and there is
+no ``from __future__`` import, which would bind the public name ``annotations``).
 """
 
 from collections.abc import Callable as _Callable
 from collections.abc import Mapping as _Mapping
 from types import MappingProxyType as _MappingProxyType
+from typing import Literal as _Literal
 
 from torch.distributions import Distribution as _Distribution
 
@@ -48,8 +50,26 @@ ESTIMATORS: _Mapping[str, _Callable[[], _Estimator]] = _MappingProxyType(
 )
 """Factories of the public estimators by short name, with their default settings."""
 
+EstimatorName = _Literal[
+    "pathwise",
+    "score",
+    "score-loo",
+    "mvd",
+    "mvd-uncoupled",
+    "gumbel-softmax",
+    "st-gumbel-softmax",
+    "straight-through",
+    "arm",
+    "disarm",
+    "relax",
+]
+"""The keys of :data:`ESTIMATORS` as a type, for IDE completion in public signatures.
 
-def resolve_estimator(estimator: str | _Estimator) -> _Estimator:
+``tests/estimators/test_registry.py`` checks that the two list the same names.
+"""
+
+
+def resolve_estimator(estimator: EstimatorName | str | _Estimator) -> _Estimator:
     """An estimator object from itself or its short name.
 
     >>> resolve_estimator("pathwise")

@@ -95,12 +95,18 @@ class ChannelConfig:
 class ChannelDiverged(RuntimeError):
     """``delta``, the loss or the gradient stopped being a finite number: the run stopped.
 
-    ``step`` is the gradient step (from 1) where it happened.
+    ``step`` is the gradient step (from 1) where it happened; ``None`` when the
+    error was rebuilt from its message alone (``ChannelDiverged(message)``, as
+    code that re-raises ``type(e)(text)`` does).
     """
 
-    def __init__(self, step: int, what: str, fix: str) -> None:
+    def __init__(self, step: int | str, what: str | None = None, fix: str | None = None) -> None:
+        if isinstance(step, str) and what is None and fix is None:  # a whole message
+            super().__init__(step)
+            self.step: int | None = None
+            return
         super().__init__(f"training diverged at step {step}: {what}; {fix}")
-        self.step = step
+        self.step = int(step)
 
 
 NUMBERS_PER_SAMPLE = 4

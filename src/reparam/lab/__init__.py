@@ -8,7 +8,10 @@ the same for a built-in problem (see ``PROBLEMS``), whose exact gradients and,
 where they are known, exact per-sample variances (by numerical integration)
 come with it. ``iwae_study`` measures the gradients of the importance-weighted
 bound against its number of samples ``k`` (``plot_iwae_snr`` draws their SNR).
-``plot_comparison`` draws variance against samples and the
+``compare_model(loss_fn, module, batch, estimators)`` compares estimators on
+one's own model and batch: the variance of the gradient with respect to the
+model's weights, per parameter tensor, from replicate gradients with bootstrap
+intervals. ``plot_comparison`` draws variance against samples and the
 estimates' spread (matplotlib is imported only when it is called).
 ``gradient_estimates(problem, estimator)`` gives the raw per-trial estimates
 behind a comparison, for statistical tests of one's own.
@@ -27,6 +30,7 @@ behind a comparison, for statistical tests of one's own.
 """
 
 from reparam.lab._compare import DEFAULT_SAMPLES as DEFAULT_SAMPLES
+from reparam.lab._compare import DEFAULT_TRAIN_STEPS as DEFAULT_TRAIN_STEPS
 from reparam.lab._compare import applicable as applicable
 from reparam.lab._compare import compare as compare
 from reparam.lab._compare import compare_problem as compare_problem
@@ -40,6 +44,10 @@ from reparam.lab._iwae_study import iwae_study as iwae_study
 from reparam.lab._measurement import NotApplicableError as NotApplicableError
 from reparam.lab._measurement import gradient_estimates as gradient_estimates
 from reparam.lab._memory import TooLargeError as TooLargeError
+from reparam.lab._model import compare_model as compare_model
+from reparam.lab._model_results import ModelComparison as ModelComparison
+from reparam.lab._model_results import ModelRecommendation as ModelRecommendation
+from reparam.lab._model_results import ModelRow as ModelRow
 from reparam.lab._problem import Problem as Problem
 from reparam.lab._problems import PROBLEMS as PROBLEMS
 from reparam.lab._problems import get_problem as get_problem

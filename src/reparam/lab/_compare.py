@@ -7,6 +7,7 @@ by their variance on the same Gaussian costs.
 
 from __future__ import annotations
 
+import copy
 import zlib
 from collections.abc import Mapping, Sequence
 
@@ -14,7 +15,14 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution
 
-from reparam.estimators import Cost, Estimator, applicable_estimators, resolve_estimator
+from reparam.estimators import (
+    Cost,
+    Estimator,
+    EstimatorName,
+    applicable_estimators,
+    expectation,
+    resolve_estimator,
+)
 from reparam.lab._comparison import Comparison
 from reparam.lab._custom import custom_problem
 from reparam.lab._measurement import NotApplicableError, measure, one_thread, time_per_estimate
@@ -24,23 +32,33 @@ from reparam.lab._problems import get_problem
 from reparam.lab._results import Row, summarise
 
 DEFAULT_SAMPLES = (1, 4, 16, 64)
+"""The numbers of samples per estimate that :func:`compare` measures unless told."""
+DEFAULT_TRAIN_STEPS = 200
+"""Training steps for an estimator's learned part (RELAX's control variate) before measuring."""
+TRAIN_TRIALS = 64
+"""Trials per training step: the batch whose summed squared gradient estimate is minimised."""
 
 
 def compare(
     f: Cost,
     dist: Distribution,
-    estimators: Sequence[str | Estimator] | None = None,
+    estimators: Sequence[EstimatorName | Estimator] | None = None,
     *,
     num_samples: int | Sequence[int] = DEFAULT_SAMPLES,
     trials: int | None = None,
     seed: int = 0,
     exact_gradient: Mapping[str, Tensor | float] | None = None,
+    train_steps: int = DEFAULT_TRAIN_STEPS,
 ) -> Comparison:
     """Compare gradient estimators of ``grad E_{z ~ dist}[f(z)]`` by measuring them.
 
     The gradient is taken with respect to the distribution's parameters (those
-    it was constructed with, e.g. ``loc`` and ``scale``). Each estimator at each
-    sample count ``S`` gives ``trials`` independent ``S``-sample estimates.
+    it stores, e.g. ``loc`` and ``scale``, or ``base_dist.logits`` for an
+    ``Independent``), at their values and in their dtype. ``dist`` may be of any
+    class the estimators support, torch's, reparam's or one's own: its trials are
+    made by its own ``expand`` (see :mod:`reparam.lab._custom`), never by calling
+    its constructor. Each estimator at each sample count ``S`` gives ``trials``
+    independent ``S``-sample estimates.
 
     Args:
         f: the cost, samples ``[S, *batch_shape, *event_shape]`` -> ``[S, *batch_shape]``
@@ -53,6 +71,12 @@ def compare(
             standard error on each variance (see :mod:`reparam.lab._measurement`).
         seed: fixes every random draw; the global random state is left as it was.
         exact_gradient: parameter name -> exact gradient, if known (for the bias).
+        train_steps: an estimator with a learned part (``trainable()`` not ``None``,
+            e.g. RELAX) is measured as given and, labelled ``"<name> (trained N
+            steps)"``, after this many Adam steps (rate 1e-2) of its own
+            ``training_term`` on the problem, 64 trials per step (``TRAIN_TRIALS``),
+            at each sample count; a copy is trained, the estimator given is not
+            changed. 0: untrained only.
 
     PyTorch runs on one thread during the comparison (the setting is restored
     afterwards): the trials' batches are small, and on a busy machine waiting
@@ -67,17 +91,25 @@ def compare(
     'pathwise'
     """
     problem = custom_problem(f, dist, exact_gradient)
-    return compare_problem(problem, estimators, num_samples=num_samples, trials=trials, seed=seed)
+    return compare_problem(
+        problem,
+        estimators,
+        num_samples=num_samples,
+        trials=trials,
+        seed=seed,
+        train_steps=train_steps,
+    )
 
 
 def compare_problem(
     problem: str | Problem,
-    estimators: Sequence[str | Estimator] | None = None,
+    estimators: Sequence[EstimatorName | Estimator] | None = None,
     *,
     num_samples: int | Sequence[int] = DEFAULT_SAMPLES,
     trials: int | None = None,
     seed: int = 0,
     k: float | None = None,
+    train_steps: int = DEFAULT_TRAIN_STEPS,
 ) -> Comparison:
     """:func:`compare` on a built-in problem (by name, see ``PROBLEMS``) or a :class:`Problem`.
 
@@ -93,6 +125,8 @@ def compare_problem(
     samples = _sample_counts(num_samples)
     if trials is not None and (isinstance(trials, bool) or trials < 2):
         raise ValueError(f"trials must be an integer >= 2 (a variance needs two), got {trials}")
+    if isinstance(train_steps, bool) or not isinstance(train_steps, int) or train_steps < 0:
+        raise ValueError(f"train_steps must be an integer >= 0, got {train_steps!r}")
     check_memory(problem, max(samples), trials)
     chosen = _estimators(problem, estimators)
     rows: list[Row] = []
@@ -106,25 +140,54 @@ def compare_problem(
                 if s < estimator.min_samples:
                     notes.append(f"{label} needs S >= {estimator.min_samples}; S = {s} skipped")
                     continue
-                torch.manual_seed(zlib.crc32(f"{seed}/{label}/{s}".encode()))
-                measured = measure(problem, estimator, label, s, trials)
-                seconds = time_per_estimate(problem, estimator, label, s)
-                raw[(label, s)] = measured.estimates
-                rows += summarise(
-                    label,
-                    estimator.unbiased,
-                    s,
-                    problem.labels(),
-                    measured.estimates,
-                    seconds,
-                    exact,
-                    None if per_sample is None else per_sample / s,
-                )
+                versions = [(label, estimator, per_sample)]
+                if estimator.trainable() is not None and train_steps > 0:
+                    trained = copy.deepcopy(estimator)
+                    torch.manual_seed(zlib.crc32(f"{seed}/{label}/{s}/train".encode()))
+                    train(problem, trained, s, train_steps)
+                    versions.append((f"{label} (trained {train_steps} steps)", trained, None))
+                for name, version, variance in versions:
+                    torch.manual_seed(zlib.crc32(f"{seed}/{label}/{s}".encode()))
+                    measured = measure(problem, version, name, s, trials)
+                    seconds = time_per_estimate(problem, version, name, s)
+                    raw[(name, s)] = measured.estimates
+                    rows += summarise(
+                        name,
+                        version.unbiased,
+                        s,
+                        problem.labels(),
+                        measured.estimates,
+                        seconds,
+                        exact,
+                        None if variance is None else variance / s,
+                    )
     if not rows:
         raise ValueError(f"nothing to measure: {'; '.join(notes)}")
     return Comparison(
         problem.name, problem.summary, seed, tuple(problem.labels()), tuple(rows), tuple(notes), raw
     )
+
+
+def train(problem: Problem, estimator: Estimator, num_samples: int, steps: int) -> None:
+    """Adam (rate 1e-2) on the estimator's learned part, by its ``training_term``.
+
+    Each step draws :data:`TRAIN_TRIALS` trials and descends the gradient of their
+    summed squared gradient estimates with respect to the learned part alone.
+    """
+    part = estimator.trainable()
+    own = [] if part is None else [p for p in part.parameters() if p.requires_grad]
+    if not own:
+        return
+    optimizer = torch.optim.Adam(own, lr=1e-2)
+    for _ in range(steps):
+        leaves = problem.trial_parameters(TRAIN_TRIALS)
+        f, dist = problem.build(leaves)
+        with torch.enable_grad():
+            objective = expectation(f, dist, estimator, num_samples).sum()
+            total = objective + estimator.training_term(objective, list(leaves.values()))
+            optimizer.zero_grad()
+            total.backward(inputs=own)
+        optimizer.step()
 
 
 def applicable(problem: Problem) -> list[str]:

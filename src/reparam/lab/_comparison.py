@@ -9,7 +9,7 @@ from typing import Any
 from torch import Tensor
 
 from reparam._json import replace_non_finite
-from reparam.lab._results import Row
+from reparam.lab._results import Row, aggregate
 
 BIAS_FLAG_Z = 4.0
 """A bias beyond this many standard errors is flagged ``!`` in the table."""
@@ -33,7 +33,7 @@ class Comparison:
     """Rows per estimator x sample count x parameter, plus what could not be run.
 
     ``estimates[(estimator, num_samples)]`` holds the raw estimates ``[trials, P]``
-    (columns in the order of :attr:`parameters`).
+    (columns in the order of ``parameters``).
     """
 
     problem: str
@@ -70,11 +70,17 @@ class Comparison:
                 return row
         raise KeyError((estimator, num_samples, parameter))
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict: every row with every column, and the recommendation.
+    def summary_rows(self) -> list[Row]:
+        """One row per estimator, sample count and parameter *tensor* (see ``_results``)."""
+        return aggregate(self.rows)
 
-        A ``nan`` or ``inf`` becomes ``None``, named with its value in the field
-        ``non_finite`` of the object holding it (see :mod:`reparam._json`).
+    def to_dict(self, full: bool = False) -> dict[str, Any]:
+        """A JSON-ready dict: the rows with every column, and the recommendation.
+
+        The rows are one per parameter tensor (:meth:`summary_rows`), or with
+        ``full`` one per scalar parameter (:attr:`rows`). A ``nan`` or ``inf``
+        becomes ``None``, named with its value in the field ``non_finite`` of the
+        object holding it (see :mod:`reparam._json`).
         """
         best = self.recommendation
         return replace_non_finite(
@@ -83,18 +89,23 @@ class Comparison:
                 "summary": self.summary,
                 "seed": self.seed,
                 "parameters": list(self.parameters),
-                "rows": [row.to_dict() for row in self.rows],
+                "rows": [row.to_dict() for row in (self.rows if full else self.summary_rows())],
                 "recommendation": None if best is None else dataclasses.asdict(best),
                 "notes": list(self.notes),
             }
         )
 
     def __str__(self) -> str:
+        return self.table()
+
+    def table(self, full: bool = False) -> str:
+        """The text table: one row per parameter tensor, or with ``full`` per scalar."""
+        shown = list(self.rows) if full else self.summary_rows()
         lines = [f"problem {self.problem}: {self.summary} (seed {self.seed})"]
-        for samples in sorted({row.num_samples for row in self.rows}):
-            rows = [row for row in self.rows if row.num_samples == samples]
+        for samples in sorted({row.num_samples for row in shown}):
+            rows = [row for row in shown if row.num_samples == samples]
             lines += ["", *_table(samples, rows)]
-        lines += ["", *_legend(self.rows)]
+        lines += ["", *_legend(shown)]
         best = self.recommendation
         if best is None:
             lines.append("no recommendation: none of the estimators measured is unbiased")
@@ -111,6 +122,7 @@ _COLUMNS = (
     "estimator",
     "unbiased",
     "parameter",
+    "coords",
     "mean",
     "exact",
     "bias ± se",
@@ -129,6 +141,7 @@ def _cells(row: Row) -> tuple[str, ...]:
         row.estimator,
         "yes" if row.unbiased else "no",
         row.parameter,
+        str(row.size),
         f"{row.mean:.3e}",
         _maybe(row.exact),
         "n/a" if row.bias is None else f"{row.bias:+.2e} ± {row.bias_se:.1e}{flag}",
@@ -165,6 +178,12 @@ def _legend(rows: list[Row] | tuple[Row, ...]) -> list[str]:
     ]
     if any(row.exact_variance is None for row in rows):
         lines.append("exact var '-': no exact variance known for that estimator and problem.")
+    if any(row.size > 1 for row in rows):
+        lines.append(
+            "a tensor's row (coords > 1): mean and exact are norms, bias the coordinate "
+            "furthest off, variances summed over its coordinates; full=True (--full) for "
+            "one row per coordinate."
+        )
     return lines
 
 

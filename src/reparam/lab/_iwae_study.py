@@ -21,11 +21,14 @@ import torch
 
 from reparam.bounds import GRADIENTS, Gradient
 from reparam.lab._iwae_model import GENERATIVE, INFERENCE, LinearGaussian
+from reparam.lab._memory import check_iwae_memory
 from reparam.lab._results import Row, summarise
 from reparam.lab._threads import one_thread
 
 DEFAULT_K = (1, 5, 50, 500)
+"""The numbers of importance samples ``k`` that :func:`iwae_study` measures unless told."""
 DEFAULT_TRIALS = 4000
+"""Independent gradient estimates per ``k`` in :func:`iwae_study` unless told."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,6 +150,7 @@ def _checked(gradients: Sequence[str], num_samples: Sequence[int], trials: int) 
         )
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 2:
         raise ValueError(f"trials must be an integer >= 2 (a variance needs two), got {trials!r}")
+    check_iwae_memory(max(num_samples), trials)
     return [cast(Gradient, g) for g in dict.fromkeys(gradients)]
 
 

@@ -25,6 +25,7 @@ from torch import Tensor
 
 from reparam.estimators import (
     Estimator,
+    EstimatorName,
     UnsupportedDistributionError,
     expectation,
     resolve_estimator,
@@ -64,7 +65,7 @@ class Measurement:
 
 def gradient_estimates(
     problem: Problem,
-    estimator: str | Estimator,
+    estimator: EstimatorName | Estimator,
     num_samples: int = 1,
     trials: int = PILOT_TRIALS,
     *,

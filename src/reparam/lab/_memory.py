@@ -29,9 +29,29 @@ COPIES = 3
 
 
 class TooLargeError(ValueError):
-    """The largest estimator call of a comparison needs more memory than the machine has."""
+    """The largest estimator call of a comparison needs more memory than the machine has.
 
-    def __init__(self, num_samples: int, trials: int, needed: int, limit: int) -> None:
+    Rebuilt from its message alone (``TooLargeError(message)``, as code that
+    re-raises ``type(e)(text)`` does) it has the message and not the figures;
+    the original, with them, is then the new error's ``__cause__``.
+    """
+
+    num_samples: int
+    trials: int
+    needed: int
+    limit: int
+
+    def __init__(
+        self,
+        num_samples: int | str,
+        trials: int | None = None,
+        needed: int | None = None,
+        limit: int | None = None,
+    ) -> None:
+        if isinstance(num_samples, str):  # a whole message
+            super().__init__(num_samples)
+            return
+        assert trials is not None and needed is not None and limit is not None
         super().__init__(
             f"num_samples={num_samples} with {trials} trials per call needs at least "
             f"{format_bytes(needed)} of memory, more than the {format_bytes(limit)} here; "
@@ -60,6 +80,25 @@ def bytes_needed(problem: Problem, num_samples: int, trials: int | None) -> int:
     per_draw = dist.batch_shape.numel() * dist.event_shape.numel()
     itemsize = max(value.element_size() for value in problem.values.values())
     return COPIES * itemsize * per_draw * num_samples * trials_per_call(trials)
+
+
+IWAE_COPIES = 2
+"""Numbers held per importance sample of the IWAE study, at least: the draw ``z`` and
+its log weight, both ``[trials, k]`` float64 while the bound is formed."""
+
+
+def check_iwae_memory(num_samples: int, trials: int, limit: int | None = None) -> None:
+    """Raise :class:`TooLargeError` if the IWAE study's largest ``k`` cannot fit.
+
+    >>> check_iwae_memory(10**8, 4000, limit=10**12)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    reparam.lab._memory.TooLargeError: num_samples=100000000 with 4000 trials per call needs ...
+    """
+    limit = memory_limit() if limit is None else limit
+    needed = IWAE_COPIES * 8 * num_samples * trials
+    if limit is not None and needed > limit:
+        raise TooLargeError(num_samples, trials, needed, limit)
 
 
 def check_memory(

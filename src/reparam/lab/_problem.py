@@ -39,7 +39,8 @@ class Problem:
     Attributes:
         name: short name (``reparam lab --problem NAME``).
         summary: one line saying what is sampled and what is paid.
-        values: parameter name -> value (float64, unbatched).
+        values: parameter name -> value (unbatched; float64 in the built-in problems,
+            the dtype the distribution has in a user's, see ``compare``).
         build: per-trial parameters ``[trials, *shape]`` -> ``(f, dist)``.
         exact_gradient: parameter name -> ``grad E[f]``, or ``None`` if unknown.
         per_sample_variances: estimator short name -> function computing the exact

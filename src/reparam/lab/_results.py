@@ -11,6 +11,15 @@ For ``n`` independent estimates ``g_1..g_n`` of one parameter's gradient:
   (see :func:`reparam.lab._measurement.time_per_estimate`);
 * ``work_variance = variance * time``: variance at equal computing time, the
   number to compare across estimators of different cost.
+
+:func:`aggregate` summarises the rows of a tensor with several coordinates
+(``alpha[0]``, ``alpha[1]``, ...) in one row named after the tensor (``alpha``,
+``size`` its number of coordinates): ``mean`` and ``exact`` are the norms of
+the mean and exact vectors, ``bias`` and ``bias_se`` those of the coordinate
+furthest from its exact value in standard errors, ``variance``,
+``exact_variance`` and ``work_variance`` are summed over the coordinates (the
+trace of the covariance), ``variance_se`` is the root of the summed squared
+standard errors, ``snr = |mean| / sqrt(summed variance)``; it has no quantiles.
 """
 
 from __future__ import annotations
@@ -47,6 +56,7 @@ class Row:
     time: float
     work_variance: float
     quantiles: tuple[float, ...]
+    size: int = 1
 
     @property
     def bias_z(self) -> float | None:
@@ -110,3 +120,51 @@ def summarise(
             )
         )
     return rows
+
+
+def tensor_name(parameter: str) -> str:
+    """``alpha`` for ``alpha[0, 1]``; a scalar parameter's name as it is."""
+    return parameter.split("[", 1)[0]
+
+
+def aggregate(rows: list[Row] | tuple[Row, ...]) -> list[Row]:
+    """One row per estimator, sample count and tensor (see the module docstring)."""
+    groups: dict[tuple[str, int, str], list[Row]] = {}
+    for row in rows:
+        groups.setdefault((row.estimator, row.num_samples, tensor_name(row.parameter)), []).append(
+            row
+        )
+    return [
+        parts[0] if len(parts) == 1 and parts[0].parameter == name else _summary(name, parts)
+        for (_, _, name), parts in groups.items()
+    ]
+
+
+def _summary(name: str, parts: list[Row]) -> Row:
+    first = parts[0]
+    mean = math.sqrt(sum(r.mean**2 for r in parts))
+    variance = sum(r.variance for r in parts)
+    known = all(r.exact is not None for r in parts)
+    worst = max(parts, key=lambda r: abs(r.bias_z or 0.0)) if known else None
+    exact_variances = [r.exact_variance for r in parts]
+    return Row(
+        estimator=first.estimator,
+        unbiased=first.unbiased,
+        num_samples=first.num_samples,
+        parameter=name,
+        trials=min(r.trials for r in parts),
+        mean=mean,
+        exact=math.sqrt(sum((r.exact or 0.0) ** 2 for r in parts)) if known else None,
+        bias=None if worst is None else worst.bias,
+        bias_se=worst.bias_se if worst is not None else math.sqrt(sum(r.bias_se**2 for r in parts)),
+        variance=variance,
+        variance_se=math.sqrt(sum(r.variance_se**2 for r in parts)),
+        exact_variance=None
+        if any(v is None for v in exact_variances)
+        else sum(v or 0.0 for v in exact_variances),
+        snr=mean / math.sqrt(variance) if variance > 0 else math.inf,
+        time=first.time,
+        work_variance=sum(r.work_variance for r in parts),
+        quantiles=(),
+        size=len(parts),
+    )

@@ -118,6 +118,11 @@ class DiscreteVAE(LatentVariableModel):
             UNITS * math.log(2.0) if latent == "bernoulli" else VARIABLES * math.log(CLASSES)
         )
         self.estimator = resolve_estimator(estimator)
+        if self.estimator.name == "relax":
+            self.eager_reason = (
+                "RELAX fits its control variate with torch.autograd.grad inside each step, "
+                "which torch.compile cannot compile with the step's backward pass"
+            )
         self.num_samples = self.estimator.min_samples if num_samples is None else num_samples
         if self.num_samples < self.estimator.min_samples:
             raise ValueError(

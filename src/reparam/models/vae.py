@@ -267,11 +267,16 @@ def _check_objective(model: GaussianVAE, input_dim: int) -> None:
     if objective == "elbo":
         _check_elbo_options(k, gradient)
         return
-    if model.estimator.name != "pathwise" or model.num_samples != 1:
+    given = []
+    if model.estimator.name != "pathwise":
+        given.append(f"estimator {model.estimator.name!r} (--estimator)")
+    if model.num_samples != 1:
+        given.append(f"num_samples {model.num_samples} (--num-samples)")
+    if given:
         raise ValueError(
-            f"estimator {model.estimator.name!r} with num_samples {model.num_samples} "
-            "(--estimator, --num-samples) apply to the ELBO objective; the IWAE objective is "
-            "reparameterized, with its k set by --iw-k and its encoder gradient by --iw-gradient"
+            f"{' and '.join(given)}: these options apply to the ELBO objective; the IWAE "
+            "objective is reparameterized, with its k set by --iw-k and its encoder gradient "
+            "by --iw-gradient"
         )
     weight = model.to_mean.weight
     with torch.no_grad():

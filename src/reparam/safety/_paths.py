@@ -1,9 +1,13 @@
-"""Under ``strict()``: a pathwise cost must reach its samples in the autograd graph.
+"""Under ``strict()``: a pathwise cost, and a bound's log joint, must reach their samples.
 
 The pathwise estimator's gradient is ``grad_z f(z) * dz/dtheta``. A cost that
 detaches its samples (``z.detach()``, ``z.item()``, ``z.numpy()``, a comparison
 such as ``z > 0``) has no path back to ``z``, and the distribution's parameters
 silently get no gradient at all (their ``.grad`` stays ``None``).
+
+``iwae_bound``'s log weights ``log p(x, z) - log q(z)`` are differentiated through
+``z`` too. A log joint that detaches ``z`` leaves only ``-log q(z)`` on the path:
+the gradient is set, and wrong.
 """
 
 from __future__ import annotations
@@ -47,6 +51,36 @@ def check_cost_path(costs: Tensor, samples: Tensor, dist: Distribution, estimato
             "keep the samples in the graph inside f (use z itself, not z.detach()); if f is "
             "not differentiable in z, use estimator='score', which needs only log_prob"
         ),
+    )
+
+
+def check_log_joint_path(log_p: Tensor, samples: Tensor, q: Distribution) -> None:
+    """Raise :class:`GradientCutError` if ``log_p`` does not reach ``samples`` in the graph.
+
+    The check of :func:`check_cost_path` for the ``log_joint`` given to
+    ``reparam.iwae_bound``: nothing is computed, the graph is walked.
+
+    >>> import torch
+    >>> from torch.distributions import Normal
+    >>> mu = torch.zeros(2, requires_grad=True)
+    >>> z = Normal(mu, 1.0).rsample()
+    >>> check_log_joint_path(-z.detach() ** 2, z, Normal(mu, 1.0))
+    Traceback (most recent call last):
+    ...
+    reparam.safety._errors.GradientCutError: iwae_bound(log_joint, Normal) cuts ...
+    """
+    if not samples.requires_grad or _reaches(log_p, samples):
+        return
+    name = parameter_requiring_grad(q) or "the parameters"
+    raise GradientCutError(
+        call=f"iwae_bound(log_joint, {type(q).__name__})",
+        parameter=name,
+        reason=(
+            "log_joint does not depend on its samples through a gradient path (it detaches "
+            "them, e.g. z.detach() or z.item()), so the bound's gradient keeps only the "
+            f"-log q(z) part and '{name}' gets a gradient that is silently wrong"
+        ),
+        fix="keep the samples in the graph inside log_joint (use z itself, not z.detach())",
     )
 
 

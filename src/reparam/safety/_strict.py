@@ -17,7 +17,9 @@ Inside ``with reparam.strict():``
   ``mean``, while ``std`` gets a zero gradient);
 * ``reparam.expectation`` with the pathwise estimator raises when ``f`` does not
   depend on its samples through a gradient path (see
-  :func:`reparam.safety.check_cost_path`).
+  :func:`reparam.safety.check_cost_path`), and ``reparam.iwae_bound`` when its
+  ``log_joint`` does not depend on its samples so (see
+  :func:`reparam.safety.check_log_joint_path`).
 
 It is implemented as a :class:`torch.overrides.TorchFunctionMode`, PyTorch's own
 mechanism for intercepting calls: nothing of torch is replaced, and outside the
@@ -29,14 +31,26 @@ mode the ``sample()`` was called in, not the one it switches to. Estimators that
 sample without a gradient path on purpose (the score function) do so inside
 :func:`deliberately_cut`.
 
+Under Pyro (details in ``reparam.safety._pyro`` and the README): a
+non-reparameterized ``pyro.sample`` site recorded by a ``poutine.trace`` draws
+with ``sample()`` and passes, since a Pyro ELBO adds its score term (under
+``Trace_ELBO``, ``TraceGraph_ELBO``, ``TraceEnum_ELBO``); the same site hidden by
+``poutine.block`` raises, as does any direct ``dist.sample()`` call; and
+``Tensor.detach()`` of a latent site's value, where a trace of it is being run
+or replayed (a model detaching a latent), raises. strict() cannot see a loss
+written by hand over a trace that omits the score term, nor a gradient stopped
+by other means than ``detach`` (``.data``, ``torch.no_grad()`` around a
+computation that is not a draw).
+
 Threads: PyTorch keeps function modes per thread, so ``strict()`` checks only
 the thread that entered it. Sampling in other threads (a thread started inside
 the ``with`` block, a thread pool, ``DataLoader`` workers, which are processes)
 is not checked and never raises; enter ``strict()`` in each of them to check it
 there.
 
-Inside ``strict()`` the estimators also check the costs for nan and inf on every
-device, not only where it is free (see ``reparam.estimators._finite``).
+Inside ``strict()`` the estimators also check the costs, and ``iwae_bound`` its log
+joint, for nan and inf on every device, not only where it is free (see
+``reparam.estimators._finite``).
 """
 
 from __future__ import annotations
@@ -55,6 +69,7 @@ from torch.overrides import TorchFunctionMode
 from reparam.safety._errors import GradientCutError
 from reparam.safety._frames import sampling_frames
 from reparam.safety._parameters import parameter_requiring_grad
+from reparam.safety._pyro import detached_latent_site, pyro_scores_the_site
 
 _deliberate = contextvars.ContextVar("reparam_deliberate_cut", default=False)
 _strict_active = contextvars.ContextVar("reparam_strict", default=False)
@@ -191,6 +206,8 @@ class _StrictMode(TorchFunctionMode):
             self._check_samplers(self._track(sys._getframe(1), remember=False))
             if func in _NON_DIFFERENTIABLE_SAMPLERS and torch.is_grad_enabled():
                 _check_tensor_sampler(_NON_DIFFERENTIABLE_SAMPLERS[func], args, kwargs)
+        elif func in _DETACHES and args and torch.is_grad_enabled() and not _deliberate.get():
+            _check_pyro_latent(func, args[0])
         return func(*args, **kwargs)
 
     def _track(self, frame: FrameType, *, remember: bool) -> list[tuple[FrameType, Distribution]]:
@@ -217,7 +234,7 @@ class _StrictMode(TorchFunctionMode):
             name = parameter_requiring_grad(owner)
             if name is None:
                 continue
-            if self._called_with_grad(frame):
+            if self._called_with_grad(frame) and not pyro_scores_the_site(frame):
                 raise GradientCutError(
                     call=f"{type(owner).__name__}.sample()",
                     parameter=name,
@@ -234,6 +251,29 @@ class _StrictMode(TorchFunctionMode):
             if seen is frame:
                 return enabled
         return torch.is_grad_enabled()
+
+
+# Detaching a tensor: a cut where the tensor is a latent site's value in a running Pyro program.
+_DETACHES = frozenset([torch.Tensor.detach, torch.Tensor.detach_, torch.detach])
+
+
+def _check_pyro_latent(func: Callable[..., Any], tensor: Any) -> None:
+    site = detached_latent_site(tensor)
+    if site is None:
+        return
+    raise GradientCutError(
+        call=f"{'torch.detach' if func is torch.detach else 'Tensor.' + func.__name__}()",
+        parameter=site,
+        reason=(
+            f"the value of the latent site '{site}' is detached, so what is computed from "
+            "it (the model's log-density, say) sends no gradient through it to the guide's "
+            "parameters"
+        ),
+        fix=(
+            f"use the value of '{site}' as it is; if stopping its gradient is intended, "
+            "detach it inside reparam.safety.deliberately_cut()"
+        ),
+    )
 
 
 def _check_tensor_sampler(call: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:

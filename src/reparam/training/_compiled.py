@@ -57,7 +57,11 @@ class StepLoss:
         self.device = device
         self.compiled: Callable[[Tensor], Tensor] | None = None
         self.shapes: set[tuple[int, ...]] = set()
-        if backend is not None:
+        reason = getattr(model, "eager_reason", None)
+        if backend is not None and reason is not None:
+            message = f"--compile: {reason}; training eagerly"
+            warnings.warn(message, CompileUnavailable, stacklevel=3)
+        elif backend is not None:
             self.compiled = self._compile(module, backend)
 
     @property

@@ -22,12 +22,14 @@ class LatentVariableModel(nn.Module, abc.ABC):
 
     Attributes: ``latent_dim``, the size of one code; ``spherical_latents``,
     whether codes lie on the unit sphere in R^latent_dim (a 3-D code space is then
-    drawn on the sphere; default ``False``).
+    drawn on the sphere; default ``False``); ``eager_reason``, why the training
+    step cannot be compiled with ``torch.compile`` (``None``: it can).
     """
 
     continuous_latents: ClassVar[bool] = True
     latent_dim: int
     spherical_latents: bool = False
+    eager_reason: str | None = None
 
     @abc.abstractmethod
     def loss(self, x: Tensor) -> Tensor:

@@ -16,8 +16,10 @@ state, hashing takes about 17 ms and a whole load about 40 ms (2-core CPU).
 
 Format 1 files (the state with a ``"format": 1`` key, no checksum) are still read.
 
-Writing goes through :func:`reparam._files.write_atomically`: a crash while
-saving never damages the previous checkpoint.
+The whole file is serialized in memory first and then written through
+:func:`reparam._files.write_bytes_atomically`: a crash while saving never
+damages the previous checkpoint, and a full disk is an ``OSError`` (``ENOSPC``)
+naming the file rather than an error from inside :func:`torch.save`.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import Any
 
 import torch
 
-from reparam._files import write_atomically
+from reparam._files import write_bytes_atomically
 
 FORMAT = 2
 """Version of the checkpoint layout, stored in every file."""
@@ -62,7 +64,9 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> None:
         "sha256": hashlib.sha256(payload).hexdigest(),
         "payload": torch.frombuffer(bytearray(payload), dtype=torch.uint8),
     }
-    write_atomically(path, lambda handle: torch.save(record, handle))
+    whole = io.BytesIO()
+    torch.save(record, whole)
+    write_bytes_atomically(path, whole.getvalue())
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

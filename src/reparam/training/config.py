@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from reparam.data.batches import TARGETS
+from reparam.training._checks import (
+    check_choice,
+    check_integer,
+    check_positive_number,
+    check_seed,
+)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Settings of a training run (the defaults are the classic PyTorch VAE example's).
 
+    Each field is checked on construction; an error names it:
+
     >>> TrainConfig(batch_size=0)
     Traceback (most recent call last):
     ...
-    ValueError: batch size must be >= 1, got 0
+    reparam.training._checks.SettingsError: batch_size must be an integer >= 1, got 0
     """
 
     epochs: int = 10
@@ -26,14 +33,11 @@ class TrainConfig:
     target: str = "grayscale"
 
     def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch size must be >= 1, got {self.batch_size}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"learning rate must be a finite number > 0, got {self.lr}")
-        if self.target not in TARGETS:
-            raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {self.target!r}")
+        check_integer(self.epochs, "epochs", 1)
+        check_integer(self.batch_size, "batch_size", 1)
+        check_positive_number(self.lr, "lr")
+        check_seed(self.seed)
+        check_choice(self.target, "target", TARGETS)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

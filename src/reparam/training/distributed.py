@@ -24,12 +24,15 @@ from __future__ import annotations
 import datetime
 import hashlib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import torch
 import torch.distributed as dist
+
+from reparam.training._checks import SettingsError
 
 BACKENDS = ("auto", "gloo", "nccl")
 """``auto``: NCCL for CUDA devices, gloo for the CPU."""
@@ -68,7 +71,7 @@ class World:
 
     @property
     def is_main(self) -> bool:
-        """Rank 0: the one process that writes the run folder."""
+        """Whether this is rank 0, the one process that writes the run folder."""
         return self.rank == 0
 
     @property
@@ -100,6 +103,26 @@ class World:
     def barrier(self) -> None:
         if self.is_distributed:
             dist.barrier()
+
+
+DEVICE_NAME = re.compile(r"cpu|auto|cuda(?::\d+)?")
+"""The devices a run can be asked for: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``."""
+
+
+def check_device_name(name: object, argument: str = "device") -> None:
+    """The name's form only: whether CUDA is there is the run's to say, on every rank.
+
+    >>> check_device_name("meta")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    reparam.training._checks.SettingsError: device: unknown device 'meta'; use cpu, ...
+    """
+    if not (isinstance(name, str) and DEVICE_NAME.fullmatch(name)):
+        raise SettingsError(
+            "{0}: unknown device {got}; use cpu, cuda, cuda:N or auto",
+            argument,
+            got=repr(name),
+        )
 
 
 def launched_by_torchrun(environ: Mapping[str, str] = os.environ) -> bool:

@@ -29,19 +29,69 @@ otherwise with a method ``gradient_groups() -> dict[str, list[Parameter]]``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from reparam.training._checks import SettingsError, check_integer
 from reparam.training._model import LatentVariableModel
 from reparam.training._rng import seeded
 from reparam.training.distributed import World, noise_seed
 
+REPLICATES = 10
+"""Gradient estimates per measurement when none is said."""
+MAX_WORK = 100
+"""The most gradient estimates the monitor may compute per training step, on average
+(each costs about as much as a step): more would make a run 100 times slower."""
+
 GradientRow = dict[str, Any]
 """One measurement: ``{"step": s, "encoder": {...}, "decoder": {...}}``."""
+
+
+def check_replicates(replicates: object, every: object) -> None:
+    """``replicates`` (``None``: :data:`REPLICATES`) measures only when ``every`` is set."""
+    if replicates is None:
+        return
+    check_integer(replicates, "monitor_replicates", 2, why=" (a variance needs two)")
+    if every is None:
+        raise SettingsError(
+            "{0} applies to the gradient measurements, and {1} is not set, so none would be "
+            "taken; set {1} too, or leave {0} out",
+            "monitor_replicates",
+            "monitor_every",
+        )
+
+
+def check_monitor_work(every: int, replicates: int, steps: int) -> None:
+    """Refuse monitoring that would cost more than :data:`MAX_WORK` times the training.
+
+    A measurement every ``every`` of ``steps`` training steps draws ``replicates``
+    gradient estimates, each about the cost of one step.
+
+    >>> check_monitor_work(every=1, replicates=10**8, steps=4690)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    reparam.training._checks.SettingsError: monitor_replicates=100000000 every 1 step(s) is ...
+    """
+    estimates = (steps // every) * replicates
+    if estimates <= MAX_WORK * steps:
+        return
+    raise SettingsError(
+        "{0}={replicates} every {every} step(s) is {estimates:.3g} gradient estimates over the "
+        "run's {steps} steps, about {ratio:.3g} times the training's own work (at most "
+        "{most} times); lower {0} or raise {1}",
+        "monitor_replicates",
+        "monitor_every",
+        replicates=replicates,
+        every=every,
+        estimates=estimates,
+        steps=steps,
+        ratio=estimates / steps,
+        most=MAX_WORK,
+    )
 
 
 def gradient_groups(model: nn.Module) -> dict[str, list[nn.Parameter]]:
@@ -59,9 +109,16 @@ def gradient_groups(model: nn.Module) -> dict[str, list[nn.Parameter]]:
 
 
 def measure_gradients(
-    model: LatentVariableModel, x: Tensor, replicates: int, seed: int
-) -> dict[str, dict[str, float | None]]:
+    model: LatentVariableModel,
+    x: Tensor,
+    replicates: int,
+    seed: int,
+    stop_requested: Callable[[], object] | None = None,
+) -> dict[str, dict[str, float | None]] | None:
     """``replicates`` gradient estimates of ``model.loss(x).sum()``: statistics per group.
+
+    ``stop_requested`` is asked before each estimate; when it returns anything
+    but ``None``, the measurement is abandoned and ``None`` returned.
 
     >>> import torch
     >>> from reparam.models import GaussianVAE
@@ -82,6 +139,8 @@ def measure_gradients(
     squares = torch.zeros_like(mean)
     with seeded(seed, x.device):
         for r in range(1, replicates + 1):
+            if stop_requested is not None and stop_requested() is not None:
+                return None
             loss = model.loss(x).sum()
             grads = torch.autograd.grad(loss, parameters, allow_unused=True)
             g = torch.cat(
@@ -132,13 +191,36 @@ class GradientMonitor:
         self.batch, self.every, self.replicates, self.seed = batch, every, replicates, seed
         self._rows: list[GradientRow] = []
 
-    def after_step(self, model: LatentVariableModel, step: int, world: World) -> None:
-        """Measure if ``step`` (1-based, over the whole run) is due; rank 0 only."""
+    def after_step(
+        self,
+        model: LatentVariableModel,
+        step: int,
+        world: World,
+        stop_requested: Callable[[], object] | None = None,
+    ) -> None:
+        """Measure if ``step`` (1-based, over the whole run) is due; rank 0 only.
+
+        A stop requested meanwhile abandons the measurement between two
+        estimates; :meth:`catch_up` takes it after a resume.
+        """
         if step % self.every != 0 or not world.is_main:
             return
         seed = noise_seed(self.seed, "monitor", step)
-        figures = measure_gradients(model, self.batch, self.replicates, seed)
-        self._rows.append({"step": step, **figures})
+        figures = measure_gradients(model, self.batch, self.replicates, seed, stop_requested)
+        if figures is not None:
+            self._rows.append({"step": step, **figures})
+
+    def catch_up(
+        self,
+        model: LatentVariableModel,
+        step: int,
+        world: World,
+        stop_requested: Callable[[], object] | None = None,
+    ) -> None:
+        """After a resume at ``step``: take its measurement if due and not taken yet
+        (one abandoned by a stop); the figures are those it would have had."""
+        if not any(row["step"] == step for row in self._rows):
+            self.after_step(model, step, world, stop_requested)
 
     def take(self) -> list[GradientRow]:
         """The rows measured since the last call."""

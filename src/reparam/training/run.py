@@ -35,13 +35,24 @@ from typing import Any
 
 import torch
 
-from reparam.data.batches import present
+from reparam.data.batches import num_batches, present
 from reparam.models import MODEL_FAMILIES
+from reparam.training._checks import SettingsError as SettingsError
+from reparam.training._checks import (
+    check_choice,
+    check_flag,
+    check_integer,
+    check_optional_integer,
+    check_threads,
+    is_integer,
+)
 from reparam.training._model import LatentVariableModel
 from reparam.training.checkpoint import load_checkpoint
 from reparam.training.config import TrainConfig
 from reparam.training.distributed import (
+    BACKENDS,
     World,
+    check_device_name,
     check_global_batch,
     choose_device,
     join_world,
@@ -50,18 +61,26 @@ from reparam.training.distributed import (
     rank_noise_seed,
 )
 from reparam.training.evaluation import evaluate
-from reparam.training.monitor import GradientMonitor, plot_gradients
+from reparam.training.monitor import (
+    REPLICATES,
+    GradientMonitor,
+    check_monitor_work,
+    check_replicates,
+    plot_gradients,
+)
 from reparam.training.pictures import save_pictures
 from reparam.training.run_data import RunData, choose_data_folder, load_run_data
 from reparam.training.run_folder import (
     RunFolder,
     RunFolderError,
     check_new_run_folder,
+    discarded_on_failure,
     existing_run_folder,
     new_run_folder,
+    run_folder_path,
 )
 from reparam.training.run_lock import RunLock
-from reparam.training.run_memory import TooLarge, check_fits
+from reparam.training.run_memory import TooLarge, check_evaluation, check_fits
 from reparam.training.trainer import Trainer
 
 FORMAT = 3
@@ -70,10 +89,6 @@ FORMAT = 3
 
 RENAMED_OPTIONS: Mapping[str, str] = MappingProxyType({"samples": "num_samples"})
 """Model options renamed in format 3: the name in formats 1 and 2 -> the name now."""
-
-
-class SettingsError(ValueError):
-    """A run's settings cannot work; said before anything is trained or written."""
 
 
 @dataclass(frozen=True)
@@ -89,10 +104,14 @@ class DataSettings:
     test_size: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("train_size", "test_size"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise SettingsError(f"{name} must be an integer >= 1 or None, got {value!r}")
+        if isinstance(self.folder, os.PathLike):
+            object.__setattr__(self, "folder", os.fspath(self.folder))
+        if self.folder is not None and not (isinstance(self.folder, str) and self.folder.strip()):
+            raise SettingsError(
+                "{0} must name a folder (or be None), got {got}", "folder", got=repr(self.folder)
+            )
+        check_optional_integer(self.train_size, "train_size", 1)
+        check_optional_integer(self.test_size, "test_size", 1)
 
 
 @dataclass(frozen=True)
@@ -106,11 +125,24 @@ class RunSettings:
     data: DataSettings = field(default_factory=DataSettings)
 
     def __post_init__(self) -> None:
-        if self.model not in MODEL_FAMILIES:
+        if not (isinstance(self.model, str) and self.model in MODEL_FAMILIES):
             raise SettingsError(
                 f"unknown model family {self.model!r}; choose one of: {', '.join(MODEL_FAMILIES)}"
             )
+        options = self.options
+        if not (isinstance(options, Mapping) and all(isinstance(k, str) for k in options)):
+            raise SettingsError(
+                "{0} must map option names to values, got {got}", "options", got=repr(options)
+            )
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
+        for name, kind in (("train", TrainConfig), ("data", DataSettings)):
+            if not isinstance(getattr(self, name), kind):
+                raise SettingsError(
+                    "{0} must be a {kind}, got a {got}",
+                    name,
+                    kind=kind.__name__,
+                    got=type(getattr(self, name)).__name__,
+                )
 
     def build_model(self) -> LatentVariableModel:
         """A fresh model of this family with these options (draws from the global RNG)."""
@@ -135,8 +167,11 @@ class RunSettings:
         """Undo :meth:`to_dict`; a wrong shape is a :class:`SettingsError` naming ``source``."""
         try:
             version = saved.get("format", 1)
-            if version not in (1, 2, FORMAT):
+            if not (is_integer(version) and version in (1, 2, FORMAT)):
                 raise SettingsError(f"unknown format {version!r}")
+            for section in ("model", "train", "data"):
+                if not isinstance(saved[section], Mapping):
+                    raise SettingsError(f'"{section}" is not a JSON object')
             data = saved["data"]
             return cls(
                 model=saved["command"],
@@ -179,7 +214,8 @@ class Execution:
         checkpoint_every: also checkpoint every this many steps.
         monitor_every: measure the gradients' SNR every this many steps
             (:mod:`reparam.training.monitor`; ``None``: never).
-        monitor_replicates: gradient estimates per measurement (>= 2).
+        monitor_replicates: gradient estimates per measurement (>= 2; ``None``:
+            :data:`~reparam.training.monitor.REPLICATES`); only with ``monitor_every``.
         compile: compile each training step (forward and backward) with
             ``torch.compile`` (Inductor); where that is not available the run
             warns once and trains eagerly. The numbers then differ from an
@@ -195,10 +231,23 @@ class Execution:
     download: bool = False
     checkpoint_every: int | None = None
     monitor_every: int | None = None
-    monitor_replicates: int = 10
+    monitor_replicates: int | None = None
     compile: bool = False
     progress_bar: bool = True
     log: Callable[[str], None] | None = None
+
+    def __post_init__(self) -> None:
+        check_device_name(self.device)
+        check_choice(self.backend, "backend", BACKENDS)
+        check_threads(self.threads)
+        check_integer(self.eval_k, "eval_k", 0, why=" (0 skips the importance-weighted bound)")
+        check_optional_integer(self.checkpoint_every, "checkpoint_every", 1)
+        check_optional_integer(self.monitor_every, "monitor_every", 1)
+        check_replicates(self.monitor_replicates, self.monitor_every)
+        for name in ("download", "compile", "progress_bar"):
+            check_flag(getattr(self, name), name)
+        if self.log is not None and not callable(self.log):
+            raise SettingsError("{0} must be a function of one line, or None", "log")
 
     def print(self, line: str) -> None:
         (self.log or _stdout)(line)
@@ -225,7 +274,8 @@ def train(
 
     ``run_dir`` must be new or empty, or a run folder when ``overwrite``.
     """
-    return _carry_out(settings, Path(run_dir), overwrite, False, execution or Execution())
+    path = run_folder_path(run_dir)
+    return _carry_out(settings, path, overwrite, False, execution or Execution())
 
 
 def resume(
@@ -240,10 +290,11 @@ def resume(
     The MNIST files are read from ``data_folder``, else ``$REPARAM_DATA_DIR``,
     else the folder the run was trained from.
     """
-    settings = _with_data_folder(read_settings(run_dir), data_folder)
+    path = run_folder_path(run_dir)
+    settings = _with_data_folder(read_settings(path), data_folder)
     if epochs is not None:
         settings = replace(settings, train=replace(settings.train, epochs=epochs))
-    return _carry_out(settings, Path(run_dir), False, True, execution or Execution())
+    return _carry_out(settings, path, False, True, execution or Execution())
 
 
 def evaluate_run(
@@ -252,13 +303,16 @@ def evaluate_run(
     """Recompute a saved run's test bounds and pictures from its last checkpoint
     (data as in :func:`resume`)."""
     execution = execution or Execution()
-    settings = _with_data_folder(read_settings(run_dir), data_folder)
+    path = run_folder_path(run_dir)
+    settings = _with_data_folder(read_settings(path), data_folder)
     device, world = _join(execution, settings.train)
     try:
         model = settings.build_model().to(device)
         data = _load_data(settings, execution, device, world)
-        with _lock(Path(run_dir), world):
-            run = existing_run_folder(run_dir)
+        settings = replace(settings, data=replace(settings.data, folder=str(data.folder)))
+        check_evaluation(settings.build_model, execution.eval_k, data.test_pixels.shape[0])
+        with _lock(path, world):
+            run = existing_run_folder(path)
             state = load_checkpoint(run.checkpoint)
             _check_weights(model, state, run)
             model.load_state_dict(state["model"])
@@ -280,15 +334,17 @@ def _carry_out(
     try:
         if world.restart_count > 0 and not resuming:
             resuming, overwrite = _after_restart(settings, path, overwrite)
+        _check_memory(settings, world)
         if not resuming:
             check_new_run_folder(path, overwrite)
-        _check_memory(settings, world)
         torch.manual_seed(settings.train.seed)
         model = settings.build_model().to(device)
         torch.manual_seed(rank_noise_seed(settings.train.seed, world.rank))
         data = _load_data(settings, execution, device, world)
         settings = replace(settings, data=replace(settings.data, folder=str(data.folder)))
-        with _lock(path, world):
+        _check_work(settings, execution, data)
+        new, created = world.is_main and not resuming, not path.exists()
+        with _lock(path, world), discarded_on_failure(path, created, discard=new):
             run = _prepare_folder(path, settings, resuming, overwrite, world)
             trainer = Trainer(
                 model,
@@ -306,12 +362,21 @@ def _carry_out(
             if resuming:
                 _check_weights(model, load_checkpoint(run.checkpoint), run)
                 trainer.resume()
-                trainer.log(f"resuming {run.path} after epoch {trainer.progress.epoch}")
+                trainer.log(f"resuming {run.path} {trainer.progress.position()}")
             history = trainer.fit()
             del trainer  # its DDP wrapper goes before the process group it uses
             return _finish(run, model, data, settings, history, execution, world)
     finally:
         leave_world(world)
+
+
+def _check_work(settings: RunSettings, execution: Execution, data: RunData) -> None:
+    """Evaluation and monitoring that could not finish in reasonable time are refused."""
+    check_evaluation(settings.build_model, execution.eval_k, data.test_pixels.shape[0])
+    if execution.monitor_every is not None:
+        batches = num_batches(data.train_images.shape[0], settings.train.batch_size)
+        replicates = execution.monitor_replicates or REPLICATES
+        check_monitor_work(execution.monitor_every, replicates, settings.train.epochs * batches)
 
 
 def _monitor(execution: Execution, data: RunData, config: TrainConfig) -> GradientMonitor | None:
@@ -322,9 +387,8 @@ def _monitor(execution: Execution, data: RunData, config: TrainConfig) -> Gradie
     seed = noise_seed(config.seed, "monitor-batch")
     generator = torch.Generator(device=images.device).manual_seed(seed)
     batch = present(images, config.target, generator)
-    return GradientMonitor(
-        batch, execution.monitor_every, execution.monitor_replicates, seed=config.seed
-    )
+    replicates = execution.monitor_replicates or REPLICATES
+    return GradientMonitor(batch, execution.monitor_every, replicates, seed=config.seed)
 
 
 def _check_memory(settings: RunSettings, world: World) -> None:
@@ -342,18 +406,14 @@ def _join(execution: Execution, config: TrainConfig) -> tuple[torch.device, Worl
     """Threads, device and (under torchrun) the process group; bad set-ups fail here."""
     if execution.threads is not None:
         torch.set_num_threads(execution.threads)
-    if execution.eval_k < 0:
-        raise SettingsError(f"eval_k must be >= 0, got {execution.eval_k}")
-    if execution.checkpoint_every is not None and execution.checkpoint_every < 1:
-        raise SettingsError(f"checkpoint_every must be >= 1, got {execution.checkpoint_every}")
-    if execution.monitor_every is not None and execution.monitor_every < 1:
-        raise SettingsError(f"monitor_every must be >= 1, got {execution.monitor_every}")
-    if execution.monitor_replicates < 2:
-        raise SettingsError(
-            f"monitor_replicates must be >= 2 to estimate a variance, got "
-            f"{execution.monitor_replicates}"
-        )
     device, backend = choose_device(execution.device)
+    if backend is None and execution.backend != "auto":
+        raise SettingsError(
+            "{0}={got!r} applies to runs launched by torchrun, and this run is one process; "
+            "leave {0} out",
+            "backend",
+            got=execution.backend,
+        )
     if backend is not None:
         check_global_batch(config.batch_size, int(os.environ["WORLD_SIZE"]))
     world = join_world(device, execution.backend)

@@ -3,24 +3,36 @@
 Rules that keep results from being lost:
 
 * a new run refuses a folder that already has content, unless ``overwrite``;
-* ``overwrite`` empties only a folder that is a run folder (has ``config.json``)
-  or is empty, never an unrelated folder;
+* ``overwrite`` applies only to a run folder: one whose ``config.json`` says
+  so, with its layout's ``"format"`` number and the ``"command"`` that wrote
+  it. Any other folder is refused and left as it is;
+* ``overwrite`` removes only the files a run writes (:data:`RUN_FILES`), never
+  another file or a subfolder;
 * ``resume`` needs a run folder with a checkpoint.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import shutil
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reparam._files import write_text_atomically
 from reparam._json import to_strict_json
+from reparam.training._checks import SettingsError
 
 LOCK_NAME = ".lock"
 """The file a writing run holds locked (see :mod:`reparam.training.run_lock`)."""
+PICTURES = ("reconstructions.png", "samples.png", "latent_space.png", "latent_sphere.png")
+"""The pictures :func:`reparam.training.save_pictures` draws."""
+RUN_FILES = frozenset(
+    ("config.json", "checkpoint.pt", "metrics.jsonl", "summary.json", "gradients.png", *PICTURES)
+)
+"""Every file a run writes into its folder (besides its lock)."""
 
 
 class RunFolderError(ValueError):
@@ -116,24 +128,88 @@ def check_new_run_folder(path: str | Path, overwrite: bool = False) -> None:
             f"run folder {folder} already exists; pass --resume {folder} to continue it, "
             "--overwrite to replace it, or choose another --run folder"
         )
-    if not (folder / "config.json").is_file():
+    why = _not_a_run(folder / "config.json")
+    if why is not None:
         raise RunFolderError(
-            f"refusing to overwrite {folder}: it is not empty and not a run folder "
-            "(no config.json); choose another --run folder"
+            f"refusing to overwrite {folder}: it is not empty and not a run folder ({why}); "
+            "nothing was changed; choose another --run folder"
         )
 
 
+def _not_a_run(config: Path) -> str | None:
+    """Why ``config`` does not describe a run (``None`` when it does)."""
+    try:
+        content = json.loads(config.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return "no config.json"
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return "its config.json is not a readable JSON file"
+    if not isinstance(content, dict):
+        return "its config.json is not a JSON object"
+    version, command = content.get("format"), content.get("command")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        return 'its config.json has no "format" number of a run'
+    if not (isinstance(command, str) and command):
+        return 'its config.json names no "command" that wrote a run'
+    return None
+
+
 def new_run_folder(path: str | Path, overwrite: bool = False) -> RunFolder:
-    """A folder for a new run: created, or emptied when ``overwrite`` allows it."""
+    """A folder for a new run: created, or with the files of the run in it removed when
+    ``overwrite`` allows it (:data:`RUN_FILES`: other files stay)."""
     check_new_run_folder(path, overwrite)
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
-    for entry in _contents(folder):  # the folder itself stays, and so does its lock
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
+    remove_run_files(folder)
     return RunFolder(folder)
+
+
+def remove_run_files(folder: Path) -> None:
+    """Remove the files a run writes in ``folder`` (and their unfinished temporary copies)."""
+    for entry in folder.iterdir():
+        if _written_by_a_run(entry.name) and (entry.is_symlink() or entry.is_file()):
+            entry.unlink()
+
+
+def run_folder_path(run_dir: object) -> Path:
+    """``run_dir`` as a path; an empty name (which would be the current folder) is refused."""
+    name = os.fspath(run_dir) if isinstance(run_dir, os.PathLike) else run_dir
+    if not (isinstance(name, str) and name.strip()):
+        raise SettingsError(
+            "{0} must name a folder, e.g. 'runs/vae'; got {got}", "run_dir", got=repr(name)
+        )
+    return Path(name)
+
+
+@contextlib.contextmanager
+def discarded_on_failure(folder: Path, created: bool, discard: bool = True) -> Iterator[None]:
+    """Around a new run (``discard``): if it fails before its first checkpoint, it leaves
+    nothing half-written (:func:`discard_unfinished_run`)."""
+    try:
+        yield
+    except BaseException:
+        if discard:
+            discard_unfinished_run(folder, created)
+        raise
+
+
+def discard_unfinished_run(folder: Path, created: bool) -> None:
+    """After a new run failed before its first checkpoint: remove what it wrote, and the
+    folder itself when the run ``created`` it and nothing else is in it."""
+    if (folder / "checkpoint.pt").is_file():
+        return
+    try:
+        remove_run_files(folder)
+        if created and not _contents(folder):
+            (folder / LOCK_NAME).unlink(missing_ok=True)
+            folder.rmdir()
+    except OSError:
+        pass  # what cannot be removed stays; the run's own error says what went wrong
+
+
+def _written_by_a_run(name: str) -> bool:
+    """A name of :data:`RUN_FILES`, or a temporary file of one (``<name>.<hex>.tmp``)."""
+    return name in RUN_FILES or (name.endswith(".tmp") and name.rsplit(".", 2)[0] in RUN_FILES)
 
 
 def _contents(folder: Path) -> list[Path]:
@@ -144,6 +220,8 @@ def _contents(folder: Path) -> list[Path]:
 def existing_run_folder(path: str | Path) -> RunFolder:
     """A run folder to resume or evaluate: it must have its settings and a checkpoint."""
     run = RunFolder(Path(path))
+    if run.path.exists() and not run.path.is_dir():
+        raise RunFolderError(f"run folder {run.path} exists but is not a folder")
     if not run.path.is_dir():
         raise RunFolderError(f"run folder {run.path} does not exist")
     for needed in (run.config, run.checkpoint):

@@ -69,6 +69,7 @@ class RunLock:
         return cls(path, descriptor)
 
     def release(self) -> None:
+        """Unlock and close the lock file (a second call does nothing)."""
         if self._descriptor is not None:
             os.close(self._descriptor)  # closing the descriptor releases the flock
             self._descriptor = None

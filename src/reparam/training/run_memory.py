@@ -12,6 +12,11 @@ the estimate needs no family-specific code:
 
 It is a lower bound of the real use (temporaries, the data set itself), so a
 refusal is certain and a pass is not a promise.
+
+The test set's importance-weighted bound needs no more memory for a larger
+``k`` (it goes in pieces), only more time: ``k`` model evaluations per test
+image, about ``2 x (weights of the nn.Linear layers)`` floating-point operations
+each. :func:`check_evaluation` refuses more than :data:`MAX_EVAL_FLOPS` of them.
 """
 
 from __future__ import annotations
@@ -23,11 +28,56 @@ from torch import nn
 from torch.distributions import Distribution
 
 from reparam._memory import format_bytes, memory_limit
+from reparam.training._checks import SettingsError
 
 EVAL_EXAMPLES = 1000
 """Examples per chunk of :func:`reparam.training.evaluation.mean_loss`."""
 FLOAT_BYTES = 4
 COPIES = 4
+MAX_EVAL_FLOPS = 10**17
+"""The most floating-point operations an evaluation may take: about a day at 10^12 per
+second, a fast CPU's rate (minutes on a large GPU)."""
+
+
+def _on_meta(build: Callable[[], nn.Module]) -> nn.Module | None:
+    """The model built on the meta device (``None`` when it cannot be)."""
+    validating = Distribution._validate_args  # argument checks read values: none on meta
+    Distribution.set_default_validate_args(False)
+    try:
+        with torch.device("meta"):
+            return build()
+    except (RuntimeError, NotImplementedError):
+        return None
+    finally:
+        Distribution.set_default_validate_args(validating)
+
+
+def check_evaluation(
+    build: Callable[[], nn.Module], k: int, examples: int, limit: int = MAX_EVAL_FLOPS
+) -> None:
+    """Refuse an importance-weighted bound with ``k`` samples on ``examples`` images that
+    would take more than ``limit`` floating-point operations (a :class:`SettingsError`)."""
+    model = _on_meta(build)
+    if k == 0 or model is None:
+        return
+    linear = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    weights = sum(m.in_features * m.out_features for m in linear)
+    flops = 2 * weights * k * examples
+    if flops <= limit:
+        return
+    days = flops / 1e12 / 86400
+    raise SettingsError(
+        "{0}={k} on {examples} test images is {passes:.3g} evaluations of the model, about "
+        "{flops:.2g} floating-point operations: {days:.3g} days at 10^12 per second (at most "
+        "{limit:.0e} operations); lower {0}, or 0 to skip the importance-weighted bound",
+        "eval_k",
+        k=k,
+        examples=examples,
+        passes=k * examples,
+        flops=flops,
+        days=days,
+        limit=limit,
+    )
 
 
 def estimated_bytes(
@@ -35,15 +85,9 @@ def estimated_bytes(
 ) -> int | None:
     """A lower bound of the bytes a step on ``examples`` examples needs (see the module);
     ``None`` for a model that cannot be built on the meta device."""
-    validating = Distribution._validate_args  # argument checks read values: none on meta
-    Distribution.set_default_validate_args(False)
-    try:
-        with torch.device("meta"):
-            model = build()
-    except (RuntimeError, NotImplementedError):
+    model = _on_meta(build)
+    if model is None:
         return None
-    finally:
-        Distribution.set_default_validate_args(validating)
     parameters = sum(p.numel() for p in model.parameters())
     outputs = sum(m.out_features for m in model.modules() if isinstance(m, nn.Linear))
     rows = rows_per_example * examples

@@ -84,6 +84,12 @@ class Progress:
     seconds: float = 0.0
     history: list[dict[str, Any]] = field(default_factory=list)
 
+    def position(self) -> str:
+        """``after epoch 1``, or ``in epoch 2 after batch 275`` inside an epoch."""
+        if self.step == 0:
+            return f"after epoch {self.epoch}"
+        return f"in epoch {self.epoch + 1} after batch {self.step}"
+
 
 def adam(model: torch.nn.Module, lr: float) -> torch.optim.Adam:
     """Adam, with the fused kernel where this torch has it for the device (same update
@@ -259,14 +265,16 @@ class Trainer:
         self.model.train()
         if self.skips_on_device:
             self.watch = LossWatch(p.loss_sum, self.device)
+        if self.monitor is not None and p.step > 0:  # resumed: a measurement left undone?
+            self.monitor.catch_up(self.model, (epoch - 1) * batches + p.step, self.world)
         for index in batch_slices(p.order, self.config.batch_size, start=p.step):
             images = self.train_images.index_select(0, index)
             x = present(images, self.config.target, self.generator)
             signum = self._step(x, epoch, stop_requested)
             p.count += x.shape[0]
             p.step += 1
-            if self.monitor is not None:
-                self.monitor.after_step(self.model, (epoch - 1) * batches + p.step, self.world)
+            if self.monitor is not None and signum is None:
+                signum = self._measure((epoch - 1) * batches + p.step, stop_requested)
             bar.update()
             if p.step % READ_EVERY == 0:
                 self._read_watch(epoch)
@@ -287,6 +295,15 @@ class Trainer:
         self._read_watch(epoch)
         p.seconds += time.perf_counter() - started
         bar.close()
+
+    def _measure(self, step: int, stop_requested: Callable[[], int | None]) -> int | None:
+        """The monitor's measurement after ``step``, abandoned on a stop request (every
+        rank learns of it); returns the stop signal."""
+        assert self.monitor is not None
+        if step % self.monitor.every != 0:
+            return None
+        self.monitor.after_step(self.model, step, self.world, stop_requested)
+        return self._agree_on_stop(stop_requested())
 
     def _read_watch(self, epoch: int) -> None:
         """Bring the device's loss sum to the host; stop at a non-finite loss found there."""
