@@ -3,7 +3,7 @@
 Each case builds a distribution from leaf parameters with ``validate_args=False``
 and runs, under :class:`tests.host_reads.HostReads`: ``rsample`` and a backward
 pass through it, ``sample``, ``log_prob`` with its backward pass, ``entropy``
-and the registered KL where the family has them. The concentrations are spread
+and the registered KLs where the family has them. The concentrations are spread
 over every regime of the samplers (series, quadrature, limit law) in one batch,
 so that a branch chosen on the host anywhere would show. A deliberately
 host-reading sampler must be caught, so the harness itself cannot pass vacuously.
@@ -122,8 +122,13 @@ def _exercise(make: Callable[[], tuple[Distribution, list[Tensor]]]) -> None:
     if entropy is not None and params and entropy.requires_grad:
         torch.autograd.grad(entropy.sum(), params, allow_unused=True)
     if isinstance(dist, VonMisesFisher):
+        dist, params = make()
         kl = kl_divergence(dist, HypersphericalUniform(dist.dim, dtype=F64))
         torch.autograd.grad(kl.sum(), params, allow_unused=True)
+        dist, params = make()
+        assert isinstance(dist, VonMisesFisher)
+        other = VonMisesFisher(dist.loc.flip(0), dist.concentration.flip(0), validate_args=False)
+        torch.autograd.grad(kl_divergence(dist, other).sum(), params, allow_unused=True)
 
 
 @pytest.mark.parametrize("name", list(CASES))
