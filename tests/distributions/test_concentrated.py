@@ -17,14 +17,14 @@ from reparam.distributions import (
     VonMises,
     VonMisesFisher,
 )
-from reparam.distributions._angular import angle_dtheta_dkappa, angle_survival
-from reparam.distributions._bessel import bessel_iv_ratio
-from reparam.distributions._concentrated import (
+from reparam.distributions._special.angle import angle_dtheta_dkappa, angle_survival
+from reparam.distributions._special.bessel import bessel_iv_ratio
+from reparam.distributions._special.limit_law import (
     concentrated_angle,
     concentrated_dtheta_dkappa,
     concentrated_threshold,
-    vmf_angle,
 )
+from reparam.distributions._von_mises_fisher import vmf_angle
 from tests.distributions.helpers import exact_gradients, gradient_terms
 from tests.stats import assert_ks, assert_mean, assert_variance
 

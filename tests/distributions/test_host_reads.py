@@ -27,7 +27,7 @@ from reparam.distributions import (
     VonMises,
     VonMisesFisher,
 )
-from reparam.distributions._rejection import raise_if_rejected, rejection_sample
+from reparam.distributions._special.rejection import raise_if_rejected, rejection_sample
 from tests.host_reads import HostReads
 
 F64 = torch.float64

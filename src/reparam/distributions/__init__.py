@@ -22,7 +22,7 @@ a tensor on the host (on a GPU: without a synchronisation). Branches that depend
 on a concentration are taken on the device (``torch.where``); the rejection
 samplers draw a fixed number of proposal rounds, and a sample not accepted within
 them (probability below ``1e-12``) is ``NaN`` rather than biased, so it shows as a
-non-finite loss (see ``reparam.distributions._rejection``). A concentration that
+non-finite loss (see ``reparam.distributions._special.rejection``). A concentration that
 is not positive and finite (0, negative, NaN, inf) gives ``NaN`` samples, in both
 von Mises families alike. Validation (``validate_args=True``, PyTorch's default)
 reads the host: it refuses such parameters with a ``ValueError`` naming them, and
@@ -43,9 +43,9 @@ from reparam.distributions._detach import detach_parameters as detach_parameters
 from reparam.distributions._hyperspherical_uniform import (
     HypersphericalUniform as HypersphericalUniform,
 )
-from reparam.distributions._kl import kl_vmf_uniform as kl_vmf_uniform
 from reparam.distributions._mixture import MixtureSameFamily as MixtureSameFamily
-from reparam.distributions._rejection import RejectionLimitError as RejectionLimitError
+from reparam.distributions._special.rejection import RejectionLimitError as RejectionLimitError
 from reparam.distributions._truncated_normal import TruncatedNormal as TruncatedNormal
 from reparam.distributions._von_mises import VonMises as VonMises
 from reparam.distributions._von_mises_fisher import VonMisesFisher as VonMisesFisher
+from reparam.distributions._von_mises_fisher import kl_vmf_uniform as kl_vmf_uniform

@@ -3,7 +3,7 @@
 With ``a = (low - loc) / scale``, ``b = (high - loc) / scale`` and
 ``Z = Phi(b) - Phi(a)``, the density is ``phi((x - loc)/scale) / (scale Z)`` on
 ``[low, high]``. Samples come from the inverse CDF in log space (see
-``reparam.distributions._normal_tails``), accurate for intervals far in the tails
+``reparam.distributions._special.normal_tails``), accurate for intervals far in the tails
 (``[8, 9]`` standard deviations out and beyond, in float32 and float64).
 
 Gradients by implicit reparameterization (Figurnov, Mohamed and Mnih, 2018): for
@@ -25,15 +25,15 @@ from torch.distributions import Distribution, constraints
 from torch.distributions.utils import broadcast_all
 
 from reparam._numerics import HALF_LOG_2PI
-from reparam.distributions._implicit import attach_gradient
-from reparam.distributions._normal_tails import (
+from reparam.distributions._shapes import SampleShape
+from reparam.distributions._special.implicit import attach_gradient
+from reparam.distributions._special.normal_tails import (
     inverse_log_ndtr,
     log_mass,
     log_ndtr,
     log_normal_density,
     times_density,
 )
-from reparam.distributions._shapes import SampleShape
 
 
 class TruncatedNormal(Distribution):

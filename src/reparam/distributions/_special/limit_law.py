@@ -43,9 +43,6 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from reparam.distributions._angular import sphere_angle
-from reparam.distributions._wood import wood_angle
-
 
 def concentrated_threshold(dim: int) -> float:
     """``k*``: the concentration from which the angle follows the limit law.
@@ -112,26 +109,3 @@ def by_concentration(
     low = exact(torch.where(large, 0.5 * threshold, kappa))
     high = limit(torch.where(large, kappa, threshold))
     return torch.where(large, high, low)
-
-
-def vmf_angle(kappa: Tensor, dim: int, shape: torch.Size, gamma: Tensor | None = None) -> Tensor:
-    """Angles ``arccos(mu^T x)`` for any positive ``kappa``: Wood's sampler, then the limit law.
-
-    For ``d = 3`` the exact law is sampled by inversion (:func:`sphere_angle`) at
-    every concentration: no rejection, and accurate as ``k`` grows. ``gamma``: as
-    in :func:`concentrated_angle`.
-
-    >>> kappa = torch.tensor([1.0, 1e20], dtype=torch.float64)
-    >>> theta = vmf_angle(kappa, 5, torch.Size([1000, 2]))
-    >>> bool(theta[:, 0].mean() > 0.5), bool(theta[:, 1].max() < 1e-8)
-    (True, True)
-    """
-    kappa = kappa.to(torch.float64)
-    if dim == 3:
-        return sphere_angle(kappa, shape)
-    return by_concentration(
-        kappa,
-        dim,
-        lambda k: wood_angle(k, dim, shape),
-        lambda k: concentrated_angle(k, dim, shape, gamma),
-    )

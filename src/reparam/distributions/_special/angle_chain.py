@@ -1,6 +1,6 @@
 """``d theta / d k`` for many angles of one concentration, chained through levels of ``h``.
 
-:func:`reparam.distributions._angular.angle_dtheta_dkappa` integrates, for each
+:func:`reparam.distributions._special.angle.angle_dtheta_dkappa` integrates, for each
 angle ``theta``, the unnormalized density ``h(phi) = exp(k cos phi) sin(phi)^(d-2)``
 and ``cos(phi) h(phi)`` over the side of ``theta`` away from the mode, with 24 nodes
 per angle. When many angles share a concentration, most of that work is shared:
@@ -41,14 +41,14 @@ import math
 import torch
 from torch import Tensor
 
-from reparam.distributions._angular import (
+from reparam.distributions._special.angle import (
     _log_h,
     _mode,
     tail_moments,
     tail_quadrature,
     unit_legendre,
 )
-from reparam.distributions._bessel import iv_ratio
+from reparam.distributions._special.bessel import iv_ratio
 
 MAX_DROP = 2.0
 """Largest change of ``log h`` across a piece integrated by the short rule."""
@@ -83,7 +83,7 @@ def shares_concentration(theta: Tensor, kappa: Tensor, dim: int) -> bool:
 def chained_dtheta_dkappa(theta: Tensor, kappa: Tensor, dim: int) -> Tensor:
     """``d theta / d kappa`` (float64, no gradient) for ``theta`` of ``[*sample, *kappa.shape]``.
 
-    >>> from reparam.distributions._angular import tail_quadrature
+    >>> from reparam.distributions._special.angle import tail_quadrature
     >>> k = torch.tensor(10.0, dtype=torch.float64)
     >>> theta = torch.linspace(0.05, 3.0, 64, dtype=torch.float64)
     >>> chained = chained_dtheta_dkappa(theta, k, 10)

@@ -16,7 +16,7 @@ I_{n+1} / I_n)``, and ``sin(n z)`` from ``sin((n+1) z) = 2 cos z sin(n z) - sin(
 so a sample costs one sine, one cosine and one exponential plus a few
 multiplications per term. For ``k <= 4`` the terms fall below ``1e-17`` within 30
 terms and the density stays within ``e^-8`` of its mode, so the series is accurate to
-rounding; larger ``k`` go to the quadrature of ``reparam.distributions._angular``.
+rounding; larger ``k`` go to the quadrature of ``reparam.distributions._special.angle``.
 Float64, no gradient.
 """
 

@@ -34,9 +34,9 @@ from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
 from reparam._numerics import legendre_rule
-from reparam.distributions._bessel import iv_ratio, log_iv_and_ratio
-from reparam.distributions._constants import device_constants
-from reparam.distributions._von_mises_series import MAX_KAPPA, von_mises_dz_dkappa
+from reparam.distributions._special.bessel import iv_ratio, log_iv_and_ratio
+from reparam.distributions._special.constants import device_constants
+from reparam.distributions._special.von_mises_series import MAX_KAPPA, von_mises_dz_dkappa
 
 _NODES = 24
 _CUT = 46.0
@@ -206,27 +206,6 @@ def _dtheta_dkappa_sphere(theta: Tensor, kappa: Tensor) -> Tensor:
     far = -c / kappa + scale * torch.expm1(-kappa * c)
     dw = torch.where(theta <= 0.5 * math.pi, near, far)
     return -dw / torch.sin(theta)
-
-
-def sphere_angle(kappa: Tensor, shape: torch.Size) -> Tensor:
-    """``d = 3``: angles by inversion, float64, for ``kappa`` broadcastable to ``shape``.
-
-    ``s = 1 - w`` has ``P(S <= s) = (1 - exp(-k s)) / (1 - exp(-2k))``, so for ``V``
-    uniform on ``(0, 1]``
-
-        s = -log1p(V expm1(-2k)) / k,   theta = 2 asin(sqrt(s / 2)),
-
-    exact, without rejection, and accurate both for small ``k`` (where ``s`` is near
-    ``2 V``) and for ``theta`` within rounding of 0.
-
-    >>> theta = sphere_angle(torch.tensor(1e-6, dtype=torch.float64), torch.Size([100_000]))
-    >>> abs(torch.cos(theta).mean().item()) < 0.01  # nearly uniform on the sphere: E[w] ~ 0
-    True
-    """
-    kappa = kappa.to(torch.float64).expand(shape)
-    v = 1.0 - torch.rand(shape, dtype=torch.float64, device=kappa.device)
-    s = torch.log1p(v * torch.expm1(-2.0 * kappa)).div_(kappa).neg_()
-    return torch.asin(s.mul_(0.5).sqrt_().clamp_max_(1.0)).mul_(2.0)
 
 
 def _survival_and_density(theta: Tensor, kappa: Tensor, dim: int) -> tuple[Tensor, ...]:
