@@ -19,7 +19,7 @@ Reported per run:
   the variance of their own, biased, gradient);
 * ``seconds_per_step``: training wall time divided by steps (``--threads`` threads).
 
-Prints one JSON object; ``--markdown`` prints the table used in the README.
+Prints one JSON object; ``--markdown`` prints the table of its benchmark page.
 
 Usage: ``python benchmarks/dvae.py --data-dir DIR [--steps 3000] [--latents bernoulli,categorical]``
 """
@@ -162,7 +162,7 @@ def main() -> None:
     parser.add_argument("--eval-k", type=int, default=100)
     parser.add_argument("--variance-draws", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--markdown", action="store_true", help="also print the README table")
+    parser.add_argument("--markdown", action="store_true", help="also print the results page table")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = load(args)

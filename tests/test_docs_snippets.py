@@ -1,4 +1,4 @@
-"""The Python code shown in the guides and the short README runs as shown.
+"""The Python code shown in the guides and the README runs as shown.
 
 Each page's ```python blocks run in order in one namespace, as a reader would
 paste them. Pages whose blocks cannot run here say why in ``NOT_RUN``.
@@ -13,8 +13,7 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-# The short README waits beside the long one until it replaces it.
-README = ROOT / "README.short.md" if (ROOT / "README.short.md").exists() else ROOT / "README.md"
+README = ROOT / "README.md"
 GUIDES = [*ROOT.joinpath("docs").glob("*.md"), *ROOT.joinpath("docs", "guide").glob("*.md")]
 PAGES = sorted([*GUIDES, README])
 NOT_RUN = {

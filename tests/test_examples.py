@@ -20,6 +20,7 @@ RUNS: dict[str, tuple[list[str], str]] = {
     "noisy_channel.py": (["--steps", "5"], "GradientCutError: Normal.sample() cuts the gradient"),
     "gradient_cut.py": ([], "score-loo instead"),
     "choose_estimator.py": (["--trials", "100"], "-> for this problem:"),
+    "pyro_svae.py": (["--steps", "10"], "codes on the sphere: norms 1.000000"),
 }
 
 

@@ -153,3 +153,33 @@ def test_unsupported_components_raise_clear_errors() -> None:
 def test_mismatched_weights_are_rejected_naming_them() -> None:
     with pytest.raises(ValueError, match="mixture_distribution"):
         MixtureSameFamily(Categorical(logits=torch.zeros(3)), Normal(torch.zeros(2), 1.0))
+
+
+def test_components_with_disjoint_supports_under_validation() -> None:
+    # The mixture's support is the union of its components': each sample lies in one.
+    torch.manual_seed(0)
+    loc = torch.tensor([-1.5, 1.5], requires_grad=True)
+    components = TruncatedNormal(loc, 1.0, torch.tensor([-2.0, 1.0]), torch.tensor([-1.0, 2.0]))
+    mix = MixtureSameFamily(Categorical(torch.ones(2)), components, validate_args=True)
+    x = mix.rsample((400,))
+    assert bool((((x >= -2) & (x <= -1)) | ((x >= 1) & (x <= 2))).all())
+    assert bool(mix.log_prob(x).isfinite().all())
+    assert bool(((mix.cdf(x) >= 0) & (mix.cdf(x) <= 1)).all())
+    x.sum().backward()
+    assert loc.grad is not None and bool(loc.grad.isfinite().all())
+    with pytest.raises(ValueError, match="support"):
+        mix.log_prob(torch.tensor(0.0))  # in neither interval
+
+
+def test_components_without_expand_still_work() -> None:
+    class NoExpand(Normal):
+        def expand(self, batch_shape: object, _instance: object = None) -> Normal:
+            raise NotImplementedError
+
+    torch.manual_seed(1)
+    mix = MixtureSameFamily(
+        Categorical(torch.ones(2)), NoExpand(torch.tensor([-1.0, 1.0]), 1.0), validate_args=True
+    )
+    x = torch.tensor([0.3, -2.0])
+    expected = Normal(torch.tensor([-1.0, 1.0]), 1.0).log_prob(x.unsqueeze(-1)).exp().mean(-1)
+    torch.testing.assert_close(mix.log_prob(x).exp(), expected)

@@ -168,3 +168,40 @@ def test_cuda() -> None:
     x = TruncatedNormal(loc, 1.0, 8.0, 9.0).rsample((100,))
     x.sum().backward()
     assert x.device.type == "cuda" and loc.grad is not None
+
+
+class _Subclass(TruncatedNormal):
+    pass
+
+
+def test_expand_keeps_validation_and_the_subclass() -> None:
+    dist = _Subclass(0.0, 1.0, -1.0, 1.0, validate_args=True)
+    expanded = dist.expand((2,))
+    assert type(expanded) is _Subclass and expanded.batch_shape == (2,)
+    with pytest.raises(ValueError, match="support"):
+        expanded.log_prob(torch.tensor(5.0))
+    quiet = TruncatedNormal(0.0, 1.0, -1.0, 1.0, validate_args=False).expand((2,))
+    assert bool((quiet.log_prob(torch.tensor(5.0)) == -math.inf).all())
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [("loc", (math.inf, 1.0)), ("loc", (-math.inf, 1.0)), ("scale", (0.0, math.inf))],
+)
+def test_infinite_loc_or_scale_is_refused(name: str, args: tuple[float, float]) -> None:
+    with pytest.raises(ValueError, match=name):
+        TruncatedNormal(*args, -1.0, 1.0, validate_args=True)
+
+
+def test_mode_is_loc_clamped_to_the_interval() -> None:
+    dist = TruncatedNormal(torch.tensor([-3.0, 0.5, 4.0]), 1.0, -1.0, 2.0)
+    assert dist.mode.tolist() == [-1.0, 0.5, 2.0]
+
+
+def test_icdf_outside_0_1_is_refused_or_nan() -> None:
+    outside = torch.tensor([-0.1, 1.5])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        TruncatedNormal(0.0, 1.0, -1.0, 1.0, validate_args=True).icdf(outside)
+    quiet = TruncatedNormal(0.0, 1.0, -1.0, 1.0, validate_args=False)
+    assert bool(quiet.icdf(outside).isnan().all())
+    assert quiet.icdf(torch.tensor([0.0, 1.0])).tolist() == [-1.0, 1.0]

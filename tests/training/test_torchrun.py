@@ -1,4 +1,4 @@
-"""``torchrun`` command lines of the README, run on gloo over 127.0.0.1 with real MNIST.
+"""``torchrun`` lines of the data-parallel guide, run on gloo over 127.0.0.1 with real MNIST.
 
 Each launch is bounded by :data:`tests.training.launch.LIMIT` seconds.
 """
@@ -28,12 +28,12 @@ TINY_VAE = ["--hidden", "32", "--latent-dim", "2", "--threads", "1"]
 
 
 def readme_torchrun_lines() -> list[list[str]]:
-    text = (REPO / "README.md").read_text()
+    text = (REPO / "docs" / "guide" / "distributed.md").read_text()
     return [shlex.split(line) for line in text.splitlines() if line.startswith("torchrun ")]
 
 
 def readme_line(*words: str, without: str = "") -> list[str]:
-    """The README's torchrun line containing all ``words`` (and not ``without``)."""
+    """The guide's torchrun line containing all ``words`` (and not ``without``)."""
     found = [
         line
         for line in readme_torchrun_lines()

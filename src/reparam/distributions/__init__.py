@@ -9,7 +9,12 @@ function through ``log_prob``):
   Mnih, 2018); :class:`HypersphericalUniform` and a registered
   ``kl_divergence(VonMisesFisher, HypersphericalUniform)``;
 * :class:`MixtureSameFamily` with ``rsample``;
-* :class:`TruncatedNormal`, stable far in the tails.
+* :class:`TruncatedNormal`, accurate for any finite scale (the uniform limit) and
+  any interval, narrow or far in the tails.
+
+``transform_to`` and ``biject_to`` know the unit sphere, the support of
+:class:`VonMisesFisher` and :class:`HypersphericalUniform` (normalisation, and
+the inverse stereographic projection; see ``_sphere_transforms``).
 
 Every concentration must be positive and finite, and any finite size is valid:
 past ``1e4`` (more in high dimensions) the von Mises(-Fisher) angle comes from its
@@ -38,6 +43,8 @@ one graph as well, without host reads (tested with Dynamo's graph).
 stopped, for ``log q(z)`` as a function of ``z`` alone.
 """
 
+# Imported for its registrations: transform_to and biject_to of the unit sphere.
+from reparam.distributions import _sphere_transforms  # noqa: F401
 from reparam.distributions._detach import NotDetachableError as NotDetachableError
 from reparam.distributions._detach import detach_parameters as detach_parameters
 from reparam.distributions._hyperspherical_uniform import (
@@ -49,3 +56,15 @@ from reparam.distributions._truncated_normal import TruncatedNormal as Truncated
 from reparam.distributions._von_mises import VonMises as VonMises
 from reparam.distributions._von_mises_fisher import VonMisesFisher as VonMisesFisher
 from reparam.distributions._von_mises_fisher import kl_vmf_uniform as kl_vmf_uniform
+
+__all__ = [
+    "HypersphericalUniform",
+    "MixtureSameFamily",
+    "NotDetachableError",
+    "RejectionLimitError",
+    "TruncatedNormal",
+    "VonMises",
+    "VonMisesFisher",
+    "detach_parameters",
+    "kl_vmf_uniform",
+]

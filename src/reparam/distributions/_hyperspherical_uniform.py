@@ -45,7 +45,8 @@ class HypersphericalUniform(Distribution):
         if isinstance(dim, bool) or not isinstance(dim, int) or dim < 2:
             raise ValueError(f"dim must be an int >= 2 (the sphere S^(dim-1) in R^dim), got {dim}")
         self._dtype = dtype if dtype is not None else torch.get_default_dtype()
-        self._device = torch.device(device) if device is not None else torch.device("cpu")
+        # torch's default device (``torch.set_default_device``) when none is given
+        self._device = torch.device(device) if device is not None else torch.empty(0).device
         super().__init__(torch.Size(batch_shape), torch.Size([dim]), validate_args)
 
     @property
@@ -55,7 +56,11 @@ class HypersphericalUniform(Distribution):
     def expand(
         self, batch_shape: SampleShape, _instance: Distribution | None = None
     ) -> HypersphericalUniform:
-        return HypersphericalUniform(self.dim, batch_shape, self._dtype, self._device, False)
+        new = self._get_checked_instance(HypersphericalUniform, _instance)
+        new._dtype, new._device = self._dtype, self._device
+        Distribution.__init__(new, torch.Size(batch_shape), self.event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
 
     def rsample(self, sample_shape: SampleShape = ()) -> Tensor:
         shape = self._extended_shape(torch.Size(sample_shape))
@@ -77,6 +82,13 @@ class HypersphericalUniform(Distribution):
     def mean(self) -> Tensor:
         return torch.zeros(
             self.batch_shape + self.event_shape, dtype=self._dtype, device=self._device
+        )
+
+    @property
+    def mode(self) -> Tensor:
+        """Every point is a mode, so it is NaN (torch's convention, as ``Uniform.mode``)."""
+        return torch.full(
+            self.batch_shape + self.event_shape, torch.nan, dtype=self._dtype, device=self._device
         )
 
     @property

@@ -58,12 +58,51 @@ import torch
 import torch.distributions
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
-from torch.distributions import Distribution, Independent, Normal
+from torch.distributions import Distribution, Independent, Normal, constraints
 
 from reparam._numerics import HALF_LOG_2PI
 from reparam.distributions._shapes import SampleShape
 from reparam.distributions._special.implicit import implicit_from_cdf
 from reparam.safety import deliberately_cut
+
+
+class _InSomeComponent(constraints.Constraint):
+    """Within the support of at least one component (torch's mixture asks for all).
+
+    A mixture's support is the union of its components' supports: the samples
+    of a mixture of truncated normals on disjoint intervals lie in one interval each.
+    """
+
+    def __init__(self, base: constraints.Constraint) -> None:
+        self.base = base
+        super().__init__()
+
+    @property
+    def is_discrete(self) -> bool:  # type: ignore[override]
+        return self.base.is_discrete
+
+    @property
+    def event_dim(self) -> int:  # type: ignore[override]
+        return self.base.event_dim
+
+    def check(self, value: Tensor) -> Tensor:
+        inside = self.base.check(value.unsqueeze(-1 - self.event_dim))
+        return inside.any(-1)
+
+
+def _unvalidated(d: Distribution) -> Distribution:
+    """``d`` (a copy sharing its parameters) with validation off; ``d`` itself when it
+    does not validate or cannot be copied (no ``expand``)."""
+    if not d._validate_args:
+        return d
+    try:
+        copy = d.expand(d.batch_shape)
+    except NotImplementedError:
+        return d
+    copy._validate_args = False
+    if isinstance(copy, Independent):  # its base validates on its own
+        copy.base_dist = _unvalidated(copy.base_dist)
+    return copy
 
 
 class MixtureSameFamily(torch.distributions.MixtureSameFamily):
@@ -81,6 +120,32 @@ class MixtureSameFamily(torch.distributions.MixtureSameFamily):
     """
 
     has_rsample = True
+
+    @constraints.dependent_property
+    def support(self) -> constraints.Constraint:
+        """The union of the components' supports (see ``_InSomeComponent`` in this module)."""
+        base = self.component_distribution.support
+        if base is None:
+            raise NotImplementedError(
+                f"{type(self.component_distribution).__name__} has no support to check against"
+            )
+        return _InSomeComponent(base)
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(x)
+        log_prob = _unvalidated(self.component_distribution).log_prob(self._pad(x))
+        log_weights = torch.log_softmax(self.mixture_distribution.logits, dim=-1)
+        return torch.logsumexp(log_prob + log_weights, dim=-1)
+
+    def cdf(self, x: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(x)
+        return self._cdf(x)
+
+    def _cdf(self, x: Tensor) -> Tensor:
+        cdf = _unvalidated(self.component_distribution).cdf(self._pad(x))
+        return (cdf * self.mixture_distribution.probs).sum(-1)
 
     def rsample(self, sample_shape: SampleShape = ()) -> Tensor:
         normal = self._normal_components()
@@ -164,10 +229,11 @@ class MixtureSameFamily(torch.distributions.MixtureSameFamily):
     def _univariate(self, x: Tensor) -> Tensor:
         # Our own samples need no support check (the mixture's check demands every
         # component's support, which disjoint truncated components fail).
-        cdf = self.cdf(x)
+        cdf = self._cdf(x)
         with torch.no_grad():
             log_weights = torch.log_softmax(self.mixture_distribution.logits, dim=-1)
-            log_density = self.component_distribution.log_prob(self._pad(x)) + log_weights
+            component = _unvalidated(self.component_distribution)
+            log_density = component.log_prob(self._pad(x)) + log_weights
             peak = log_density.amax(-1)
             density = torch.exp(log_density - peak.unsqueeze(-1)).sum(-1) * torch.exp(peak)
         return implicit_from_cdf(x, cdf, density)
@@ -182,6 +248,7 @@ class MixtureSameFamily(torch.distributions.MixtureSameFamily):
         """
         shape = (*x.shape[:-1], self._num_component, x.shape[-1])
         points = self._pad(x).expand(shape)  # [*S, *B, K, D]
+        base = _unvalidated(base)  # a point may lie outside another component's support
         cdfs = base.cdf(points)  # differentiable in the parameters
         log_densities = base.log_prob(points)
         with torch.enable_grad():

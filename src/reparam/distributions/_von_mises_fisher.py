@@ -140,12 +140,13 @@ class VonMisesFisher(Distribution):
     def expand(
         self, batch_shape: SampleShape, _instance: Distribution | None = None
     ) -> VonMisesFisher:
+        new = self._get_checked_instance(VonMisesFisher, _instance)
         batch_shape = torch.Size(batch_shape)
-        return VonMisesFisher(
-            self.loc.expand(batch_shape + self.event_shape),
-            self.concentration.expand(batch_shape),
-            validate_args=False,
-        )
+        new.loc = self.loc.expand(batch_shape + self.event_shape)
+        new.concentration = self.concentration.expand(batch_shape)
+        Distribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
 
     def rsample(self, sample_shape: SampleShape = ()) -> Tensor:
         """Samples ``[*sample_shape, *batch, d]``, differentiable in loc and concentration."""

@@ -19,7 +19,7 @@ it). ``reparam.strict`` knows Pyro without importing it (``reparam.safety._pyro`
 
 Both follow Pyro's ``ELBO`` interface, so ``SVI(model, guide, optim, loss=...)``
 works unchanged. What :func:`reparam.strict` sees inside Pyro is documented in
-:mod:`reparam.safety`'s ``strict`` and in the README.
+:mod:`reparam.safety`'s ``strict`` and in the guide "reparam with Pyro".
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ mode the ``sample()`` was called in, not the one it switches to. Estimators that
 sample without a gradient path on purpose (the score function) do so inside
 :func:`deliberately_cut`.
 
-Under Pyro (details in ``reparam.safety._pyro`` and the README): a
+Under Pyro (details in ``reparam.safety._pyro`` and the Pyro guide): a
 non-reparameterized ``pyro.sample`` site recorded by a ``poutine.trace`` draws
 with ``sample()`` and passes, since a Pyro ELBO adds its score term (under
 ``Trace_ELBO``, ``TraceGraph_ELBO``, ``TraceEnum_ELBO``); the same site hidden by
