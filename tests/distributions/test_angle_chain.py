@@ -8,15 +8,16 @@ import pytest
 import torch
 from scipy import integrate
 
-from reparam.distributions._angle_chain import (
+from reparam.distributions._special.angle import _mode, angle_dtheta_dkappa
+from reparam.distributions._special.angle_chain import (
     LEVELS,
     MIN_SHARED,
     chained_dtheta_dkappa,
     shares_concentration,
 )
-from reparam.distributions._angular import _mode, angle_dtheta_dkappa
-from reparam.distributions._bessel import bessel_iv_ratio
-from reparam.distributions._concentrated import concentrated_threshold, vmf_angle
+from reparam.distributions._special.bessel import bessel_iv_ratio
+from reparam.distributions._special.limit_law import concentrated_threshold
+from reparam.distributions._von_mises_fisher import vmf_angle
 
 F64 = torch.float64
 
@@ -88,5 +89,5 @@ def test_when_chaining_applies() -> None:
     assert not shares_concentration(torch.zeros(MIN_SHARED - 1, dtype=F64), k, 10)
     assert not shares_concentration(torch.zeros(100, dtype=F64), k, 3)  # closed form there
     batch = torch.ones(4, dtype=F64)
-    assert shares_concentration(torch.zeros(8, 4, dtype=F64), batch, 10)
-    assert not shares_concentration(torch.zeros(8, 4, 1, dtype=F64), batch, 10)
+    assert shares_concentration(torch.zeros(MIN_SHARED, 4, dtype=F64), batch, 10)
+    assert not shares_concentration(torch.zeros(MIN_SHARED, 4, 1, dtype=F64), batch, 10)

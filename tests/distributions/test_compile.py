@@ -14,9 +14,15 @@ from collections.abc import Callable
 import pytest
 import torch
 from torch import Tensor
-from torch.distributions import Categorical, Distribution, Independent, Normal
+from torch.distributions import Categorical, Distribution, Independent, Normal, kl_divergence
 
-from reparam.distributions import HypersphericalUniform, MixtureSameFamily, TruncatedNormal
+from reparam.distributions import (
+    HypersphericalUniform,
+    MixtureSameFamily,
+    TruncatedNormal,
+    VonMises,
+    VonMisesFisher,
+)
 from tests.compiled import host_reads, values_and_gradients
 
 # Torch's own: Inductor imports a deprecated part of torch.jit, and Dynamo, tracing
@@ -62,6 +68,25 @@ def _param() -> Tensor:
 @pytest.mark.parametrize("name", list(_CASES))
 def test_rsample_traces_without_host_reads(name: str) -> None:
     assert host_reads(_moment(name), _param()) == []
+
+
+def _von_mises_fisher_loss(a: Tensor) -> Tensor:
+    """rsample and KL of a VAE-like posterior, over every regime of the sampler."""
+    loc = torch.nn.functional.normalize(torch.stack([a, 2 * a, a + 1.0], dim=-1), dim=-1)
+    q = VonMisesFisher(loc, torch.exp(20 * a) * 30.0, validate_args=False)
+    kl = kl_divergence(q, HypersphericalUniform(3, dtype=DTYPE))
+    return (q.rsample((4,)) ** 2).sum() + kl.sum()
+
+
+def _von_mises_moment(a: Tensor) -> Tensor:
+    return VonMises(a, torch.exp(20 * a) * 30.0, validate_args=False).rsample((4,)).sin().sum()
+
+
+@pytest.mark.parametrize("fn", [_von_mises_fisher_loss, _von_mises_moment])
+def test_von_mises_families_trace_into_one_graph_without_host_reads(
+    fn: Callable[[Tensor], Tensor],
+) -> None:
+    assert host_reads(fn, _param()) == []
 
 
 def test_compiled_rsample_equals_eager() -> None:

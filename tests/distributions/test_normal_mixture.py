@@ -15,7 +15,7 @@ from torch import Tensor
 from torch.distributions import Categorical, Independent, Normal
 
 from reparam.distributions import MixtureSameFamily
-from reparam.distributions._normal_mixture import gaussian_mixture_sample
+from reparam.distributions._mixture import gaussian_mixture_sample
 
 F64 = torch.float64
 

@@ -9,13 +9,13 @@ import pytest
 import torch
 from scipy import integrate, special
 
-from reparam.distributions._angular import (
+from reparam.distributions._special.angle import (
     angle_dtheta_dkappa,
     angle_survival,
     log_normalizer,
     tail_quadrature,
 )
-from reparam.distributions._bessel import (
+from reparam.distributions._special.bessel import (
     _step_down,
     _step_down_torch,
     bessel_iv_ratio,
@@ -26,7 +26,7 @@ from reparam.distributions._bessel import (
     log_ive_and_ratios,
     ratio_slope,
 )
-from reparam.distributions._von_mises_series import von_mises_dz_dkappa
+from reparam.distributions._special.von_mises_series import von_mises_dz_dkappa
 
 F64 = torch.float64
 KAPPAS = torch.logspace(-3, 3, 25, dtype=F64)

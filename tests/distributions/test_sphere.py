@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from reparam.distributions._sphere import place_sample, reflect_from_first_axis
+from reparam.distributions._von_mises_fisher import place_sample, reflect_from_first_axis
 
 F64 = torch.float64
 

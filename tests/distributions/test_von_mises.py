@@ -11,8 +11,8 @@ from scipy import integrate, optimize, special, stats
 
 import reparam
 from reparam.distributions import VonMises
-from reparam.distributions._angular import angle_dtheta_dkappa
-from reparam.distributions._rejection import MAX_ROUNDS
+from reparam.distributions._special.angle import angle_dtheta_dkappa
+from reparam.distributions._special.rejection import MAX_ROUNDS
 from tests.distributions.helpers import exact_gradients, gradient_terms
 from tests.stats import (
     assert_ks,

@@ -10,10 +10,10 @@ from scipy import integrate, stats
 from torch.distributions import kl_divergence
 
 from reparam.distributions import HypersphericalUniform, VonMisesFisher
-from reparam.distributions._angular import angle_dtheta_dkappa, angle_survival, log_normalizer
-from reparam.distributions._bessel import bessel_iv_ratio
-from reparam.distributions._rejection import MAX_ROUNDS
-from reparam.distributions._wood import symmetric_beta_odds, wood_angle
+from reparam.distributions._special.angle import angle_dtheta_dkappa, angle_survival, log_normalizer
+from reparam.distributions._special.bessel import bessel_iv_ratio
+from reparam.distributions._special.rejection import MAX_ROUNDS
+from reparam.distributions._von_mises_fisher import symmetric_beta_odds, wood_angle
 from tests.distributions.helpers import exact_gradients, gradient_terms
 from tests.stats import (
     assert_ks,

@@ -19,16 +19,25 @@ the inverse stereographic projection; see ``_sphere_transforms``).
 Every concentration must be positive and finite, and any finite size is valid:
 past ``1e4`` (more in high dimensions) the von Mises(-Fisher) angle comes from its
 Gamma limit law, so samples sit at the mean direction within rounding as it
-grows. Rejection loops are bounded and raise :class:`RejectionLimitError` (a NaN
-concentration that escaped validation) instead of looping forever.
+grows.
+
+No host reads: with ``validate_args=False``, ``rsample``, ``sample``, ``log_prob``,
+``entropy`` and the registered KL of every distribution here run without reading
+a tensor on the host (on a GPU: without a synchronisation). Branches that depend
+on a concentration are taken on the device (``torch.where``); the rejection
+samplers draw a fixed number of proposal rounds, and a sample not accepted within
+them (probability below ``1e-12``) is ``NaN`` rather than biased, so it shows as a
+non-finite loss (see ``reparam.distributions._special.rejection``). A concentration that
+is not positive and finite (0, negative, NaN, inf) gives ``NaN`` samples, in both
+von Mises families alike. Validation (``validate_args=True``, PyTorch's default)
+reads the host: it refuses such parameters with a ``ValueError`` naming them, and
+raises :class:`RejectionLimitError` for a sample that was never accepted.
 
 ``torch.compile(fullgraph=True)``: ``rsample`` of :class:`TruncatedNormal`,
 :class:`MixtureSameFamily` (univariate and diagonal-Gaussian components) and
-:class:`HypersphericalUniform` compiles, with eager's values and gradients.
-:class:`VonMises` and :class:`VonMisesFisher` do not: their rejection samplers
-(Best-Fisher, Wood) repeat until every draw is accepted, a number of rounds only
-the data decide, and ``VonMises`` picks its gradient formula by reading the
-concentration on the host; both also synchronise with a GPU on every draw.
+:class:`HypersphericalUniform` compiles, with eager's values and gradients;
+``rsample`` of :class:`VonMises` and :class:`VonMisesFisher` and the KL trace into
+one graph as well, without host reads (tested with Dynamo's graph).
 
 :func:`detach_parameters` rebuilds a distribution with its parameters' gradients
 stopped, for ``log q(z)`` as a function of ``z`` alone.
@@ -41,12 +50,12 @@ from reparam.distributions._detach import detach_parameters as detach_parameters
 from reparam.distributions._hyperspherical_uniform import (
     HypersphericalUniform as HypersphericalUniform,
 )
-from reparam.distributions._kl import kl_vmf_uniform as kl_vmf_uniform
 from reparam.distributions._mixture import MixtureSameFamily as MixtureSameFamily
-from reparam.distributions._rejection import RejectionLimitError as RejectionLimitError
+from reparam.distributions._special.rejection import RejectionLimitError as RejectionLimitError
 from reparam.distributions._truncated_normal import TruncatedNormal as TruncatedNormal
 from reparam.distributions._von_mises import VonMises as VonMises
 from reparam.distributions._von_mises_fisher import VonMisesFisher as VonMisesFisher
+from reparam.distributions._von_mises_fisher import kl_vmf_uniform as kl_vmf_uniform
 
 __all__ = [
     "HypersphericalUniform",

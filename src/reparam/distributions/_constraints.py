@@ -52,6 +52,11 @@ positive_finite = _PositiveFinite()
 """Concentrations: any positive finite size is valid; an infinite one (a point mass) is not."""
 
 
+def valid_concentration(concentration: Tensor) -> Tensor:
+    """Where ``concentration`` is positive and finite, on the device (no host read)."""
+    return positive_finite.check(concentration)
+
+
 class _Finite(constraints.Constraint):
     """Real numbers, neither infinite nor NaN."""
 

@@ -8,7 +8,7 @@ from torch.distributions import Distribution
 
 from reparam.distributions._constraints import unit_vector
 from reparam.distributions._shapes import SampleShape
-from reparam.distributions._sphere import log_sphere_area
+from reparam.distributions._special.sphere import log_sphere_area
 
 
 class HypersphericalUniform(Distribution):

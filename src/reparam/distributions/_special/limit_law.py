@@ -43,9 +43,6 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from reparam.distributions._angular import sphere_angle
-from reparam.distributions._wood import wood_angle
-
 
 def concentrated_threshold(dim: int) -> float:
     """``k*``: the concentration from which the angle follows the limit law.
@@ -61,8 +58,13 @@ def _rate(kappa: Tensor, dim: int) -> Tensor:
 
 
 @torch.no_grad()
-def concentrated_angle(kappa: Tensor, dim: int, shape: torch.Size) -> Tensor:
+def concentrated_angle(
+    kappa: Tensor, dim: int, shape: torch.Size, gamma: Tensor | None = None
+) -> Tensor:
     """Angles from the limit law, float64, for ``kappa >= concentrated_threshold(dim)``.
+
+    ``gamma``: draws of ``Gamma((d - 1)/2, 1)`` of ``shape`` if at hand (half the
+    squared norm of ``d - 1`` standard normals is one), else drawn here.
 
     >>> k = torch.tensor(1e300, dtype=torch.float64)
     >>> theta = concentrated_angle(k, 10, torch.Size([3]))
@@ -70,10 +72,11 @@ def concentrated_angle(kappa: Tensor, dim: int, shape: torch.Size) -> Tensor:
     True
     """
     kappa = kappa.to(torch.float64)
-    alpha = torch.tensor((dim - 1) / 2.0, dtype=torch.float64, device=kappa.device)
-    g = torch.distributions.Gamma(alpha, torch.ones_like(alpha)).sample(shape)
+    if gamma is None:
+        alpha = torch.full(shape, (dim - 1) / 2.0, dtype=torch.float64, device=kappa.device)
+        gamma = torch._standard_gamma(alpha)
     # sqrt(g / 2) / sqrt(lambda): no overflow of 2 lambda, no underflow of g / lambda.
-    half_chord = torch.sqrt(0.5 * g) * torch.rsqrt(_rate(kappa, dim))
+    half_chord = torch.sqrt(0.5 * gamma.to(torch.float64)) * torch.rsqrt(_rate(kappa, dim))
     return 2.0 * torch.asin(half_chord.clamp_max(1.0))
 
 
@@ -96,37 +99,13 @@ def by_concentration(
 ) -> Tensor:
     """``exact(kappa)`` below ``concentrated_threshold(dim)`` and ``limit(kappa)`` from it.
 
-    Each function sees only concentrations of its own range (the others are
-    replaced by the threshold), at ``kappa``'s shape; their results broadcast
-    against it. NaN concentrations go to ``exact``.
+    Both are evaluated, each on every element, and chosen by ``torch.where``: no
+    host read. Each function sees only concentrations of its own range (the others
+    are replaced by a value inside it), at ``kappa``'s shape; their results
+    broadcast against it. NaN concentrations go to ``exact``.
     """
     threshold = concentrated_threshold(dim)
     large = kappa >= threshold
-    if not bool(large.any()):
-        return exact(kappa)
-    if bool(large.all()):
-        return limit(kappa)
-    at_threshold = torch.full_like(kappa, threshold)
-    low = exact(torch.where(large, 0.5 * at_threshold, kappa))
-    high = limit(torch.where(large, kappa, at_threshold))
+    low = exact(torch.where(large, 0.5 * threshold, kappa))
+    high = limit(torch.where(large, kappa, threshold))
     return torch.where(large, high, low)
-
-
-def vmf_angle(kappa: Tensor, dim: int, shape: torch.Size) -> Tensor:
-    """Angles ``arccos(mu^T x)`` for any positive ``kappa``: Wood's sampler, then the limit law.
-
-    For ``d = 3`` the exact law is sampled by inversion (:func:`sphere_angle`) instead of
-    Wood's sampler.
-
-    >>> kappa = torch.tensor([1.0, 1e20], dtype=torch.float64)
-    >>> theta = vmf_angle(kappa, 5, torch.Size([1000, 2]))
-    >>> bool(theta[:, 0].mean() > 0.5), bool(theta[:, 1].max() < 1e-8)
-    (True, True)
-    """
-    kappa = kappa.to(torch.float64)
-    return by_concentration(
-        kappa,
-        dim,
-        (lambda k: sphere_angle(k, shape)) if dim == 3 else (lambda k: wood_angle(k, dim, shape)),
-        lambda k: concentrated_angle(k, dim, shape),
-    )

@@ -16,7 +16,7 @@ I_{n+1} / I_n)``, and ``sin(n z)`` from ``sin((n+1) z) = 2 cos z sin(n z) - sin(
 so a sample costs one sine, one cosine and one exponential plus a few
 multiplications per term. For ``k <= 4`` the terms fall below ``1e-17`` within 30
 terms and the density stays within ``e^-8`` of its mode, so the series is accurate to
-rounding; larger ``k`` go to the quadrature of ``reparam.distributions._angular``.
+rounding; larger ``k`` go to the quadrature of ``reparam.distributions._special.angle``.
 Float64, no gradient.
 """
 
@@ -36,6 +36,9 @@ def _num_terms(kappa_max: float) -> int:
         n += 1
         term *= kappa_max / (2.0 * n)
     return max(n, 4)
+
+
+_NUM_TERMS = _num_terms(MAX_KAPPA)
 
 
 def _coefficients(kappa: Tensor, terms: int) -> list[Tensor]:
@@ -63,7 +66,7 @@ def von_mises_dz_dkappa(z: Tensor, kappa: Tensor) -> Tensor:
     True
     """
     kappa = kappa.to(torch.float64)
-    terms = _num_terms(float(kappa.max()))
+    terms = _NUM_TERMS  # enough for every kappa <= MAX_KAPPA: no host read of kappa
     coefficients = _coefficients(kappa, terms)
     sin_z, cos_z = torch.sin(z), torch.cos(z)
     previous, current = torch.zeros_like(sin_z), sin_z

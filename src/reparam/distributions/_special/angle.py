@@ -26,7 +26,6 @@ magnitude over ``[0, pi]``. All arithmetic is float64.
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any
 
@@ -35,18 +34,22 @@ from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
 from reparam._numerics import legendre_rule
-from reparam.distributions._bessel import iv_ratios, log_iv_and_ratio
-from reparam.distributions._von_mises_series import MAX_KAPPA, von_mises_dz_dkappa
+from reparam.distributions._special.bessel import iv_ratio, log_iv_and_ratio
+from reparam.distributions._special.constants import device_constants
+from reparam.distributions._special.von_mises_series import MAX_KAPPA, von_mises_dz_dkappa
 
 _NODES = 24
 _CUT = 46.0
 
 
-@functools.lru_cache(maxsize=8)
+_RULES = {n: tuple(tuple(t.tolist()) for t in legendre_rule(0.0, 1.0, n)) for n in (6, _NODES)}
+"""Gauss-Legendre nodes and weights on ``[0, 1]`` as numbers, for the rules used here."""
+
+
 def unit_legendre(device: torch.device, nodes: int = _NODES) -> tuple[Tensor, Tensor]:
-    """Gauss-Legendre nodes and weights on ``[0, 1]``, float64, on ``device`` (cached)."""
-    points, weights = legendre_rule(0.0, 1.0, nodes)
-    return points.to(device), weights.to(device)
+    """Gauss-Legendre nodes and weights on ``[0, 1]``, float64, on ``device``."""
+    points, weights = _RULES[nodes]
+    return device_constants(points, device), device_constants(weights, device)
 
 
 def _log_h(phi: Tensor, kappa: Tensor, dim: int) -> Tensor:
@@ -156,7 +159,7 @@ def tail_quadrature(theta: Tensor, kappa: Tensor, dim: int) -> tuple[Tensor, Ten
         unnormalized mass ``int h``, and ``d theta / d kappa`` at fixed survival
         probability.
     """
-    mean_cos, _ = iv_ratios(dim / 2.0 - 1.0, kappa)  # before broadcasting: cheap
+    mean_cos = iv_ratio(dim / 2.0 - 1.0, kappa)  # before broadcasting: cheap
     upper, log_h0, mass, first = tail_moments(theta, kappa, dim)
     signed = first - mean_cos * mass
     dtheta = torch.where(upper, signed, -signed)
@@ -178,8 +181,11 @@ def angle_dtheta_dkappa(theta: Tensor, kappa: Tensor, dim: int) -> Tensor:
     theta, kappa = theta.double(), kappa.double()
     if dim == 3:
         return _dtheta_dkappa_sphere(theta, kappa)
-    if dim == 2 and bool((kappa <= MAX_KAPPA).all()):
-        return von_mises_dz_dkappa(theta, kappa)  # theta = |z|, z centred von Mises
+    if dim == 2:  # theta = |z|, z centred von Mises; both on every element, no host read
+        small = kappa <= MAX_KAPPA
+        series = von_mises_dz_dkappa(theta, torch.where(small, kappa, MAX_KAPPA))
+        quadrature = tail_quadrature(theta, torch.where(small, 2.0 * MAX_KAPPA, kappa), dim)[2]
+        return torch.where(small, series, quadrature)
     return tail_quadrature(theta, kappa, dim)[2]
 
 
@@ -200,27 +206,6 @@ def _dtheta_dkappa_sphere(theta: Tensor, kappa: Tensor) -> Tensor:
     far = -c / kappa + scale * torch.expm1(-kappa * c)
     dw = torch.where(theta <= 0.5 * math.pi, near, far)
     return -dw / torch.sin(theta)
-
-
-def sphere_angle(kappa: Tensor, shape: torch.Size) -> Tensor:
-    """``d = 3``: angles by inversion, float64, for ``kappa`` broadcastable to ``shape``.
-
-    ``s = 1 - w`` has ``P(S <= s) = (1 - exp(-k s)) / (1 - exp(-2k))``, so for ``V``
-    uniform on ``(0, 1]``
-
-        s = -log1p(V expm1(-2k)) / k,   theta = 2 asin(sqrt(s / 2)),
-
-    exact, without rejection, and accurate both for small ``k`` (where ``s`` is near
-    ``2 V``) and for ``theta`` within rounding of 0.
-
-    >>> theta = sphere_angle(torch.tensor(1e-6, dtype=torch.float64), torch.Size([100_000]))
-    >>> abs(torch.cos(theta).mean().item()) < 0.01  # nearly uniform on the sphere: E[w] ~ 0
-    True
-    """
-    kappa = kappa.to(torch.float64).expand(shape)
-    v = 1.0 - torch.rand(shape, dtype=torch.float64, device=kappa.device)
-    s = torch.log1p(v * torch.expm1(-2.0 * kappa)).div_(kappa).neg_()
-    return torch.asin(s.mul_(0.5).sqrt_().clamp_max_(1.0)).mul_(2.0)
 
 
 def _survival_and_density(theta: Tensor, kappa: Tensor, dim: int) -> tuple[Tensor, ...]:

@@ -32,11 +32,22 @@ Derivatives are exact identities rather than derivatives of the approximation:
 except that the second cancels to ``(2 nu + 1) / (2 k^2)`` for large ``k``: from
 ``k = 50 (nu + 1)^2 + 50`` it comes from the asymptotic series of ``R_nu`` (the
 quotient of two Hankel expansions, DLMF 10.40.1) instead.
+
+Over 300 lines: the ratios, the normalizer and the slope share one expansion and
+one recurrence, each with a NumPy path for an eager CPU and a torch path for
+accelerators and ``torch.compile``, and one autograd function serves them all.
+
+The slope ``dR_nu/dk`` of the Bessel ratio ``R_nu(k) = I_{nu+1}(k) / I_nu(k)``.
+
+The identity ``dR/dk = 1 - R^2 - (2 nu + 1) R / k`` (from DLMF 10.29.2) cancels to
+``(2 nu + 1) / (2 k^2)`` for large ``k``, losing ``eps k^2 / (2 nu + 1)`` of itself;
+past ``k = 50 (nu + 1)^2 + 50`` the slope comes instead from the asymptotic series of
+``R_nu``, the quotient of the Hankel expansions of ``I_{nu+1}`` and ``I_nu``
+(DLMF 10.40.1). Both are returned times ``k^2``, which never underflows.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any
 
@@ -45,7 +56,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
-from reparam.distributions._bessel_slope import ratio_slope
+from reparam.distributions._special.constants import device_constants
 
 _MIN_DEBYE_ORDER = 80.0
 
@@ -61,7 +72,6 @@ _DEBYE_U = (
 )
 
 
-@functools.lru_cache(maxsize=64)
 def _series_coefficients(mu: float) -> tuple[float, ...]:
     """``c_1..c_12`` with ``sum_j u_j(p) / mu^j = sum_n c_n p^n`` (``c_0 = 0``)."""
     coefficients = [0.0] * 13
@@ -71,27 +81,63 @@ def _series_coefficients(mu: float) -> tuple[float, ...]:
     return tuple(coefficients[1:])
 
 
-def _log_series(mu: float, p: Tensor) -> Tensor:
-    """``log sum_j u_j(p) / mu^j``, from the terms after the leading 1, by Horner's rule."""
-    *lower, top = _series_coefficients(mu)
-    rest = torch.full_like(p, top)
-    for c in reversed(lower):
-        rest = rest.mul_(p).add_(c)
-    return torch.log1p(rest.mul_(p))
+Array = Any
+"""A float64 ``Tensor``, or a NumPy array for the eager CPU path (see :func:`_on_host`)."""
 
 
-def _log_ive_debye(mu: float, k: Tensor) -> Tensor:
+def _on_host(k: Tensor) -> bool:
+    """Whether to compute in NumPy: a CPU tensor, eagerly.
+
+    The sums here are short sequences of operations on ``k``'s shape (usually one
+    concentration per batch element), where NumPy's per-operation cost is a
+    fraction of torch's; on an accelerator, or traced by ``torch.compile``, torch.
+    """
+    return k.device.type == "cpu" and not torch.compiler.is_compiling()
+
+
+def _host(k: Tensor) -> np.ndarray:
+    """``k`` as a flat NumPy array (at least one element deep: no NumPy scalars)."""
+    return k.numpy().reshape(-1)
+
+
+def _ops(x: Array) -> Any:
+    """The namespace for ``x``: ``numpy`` or ``torch`` (same names for what is used here)."""
+    return np if isinstance(x, np.ndarray) else torch
+
+
+def _log_series(mu: float, p: Array) -> Array:
+    """``log sum_j u_j(p) / mu^j``, from the terms after the leading 1.
+
+    ``sum_n c_n p^n`` as one product of the powers ``p^1..p^12`` (a running product)
+    with the coefficients: the terms are below ``1/mu`` in size, so summing them
+    directly loses nothing against Horner's rule, in three operations instead of 24.
+    """
+    values = _series_coefficients(mu)
+    if isinstance(p, np.ndarray):
+        powers = np.cumprod(np.broadcast_to(p[..., None], (*p.shape, len(values))), axis=-1)
+        return np.log1p(powers @ np.asarray(values))
+    coefficients = device_constants(values, p.device)
+    powers = p.unsqueeze(-1).expand(*p.shape, len(values)).cumprod(-1)
+    return torch.log1p(powers @ coefficients)
+
+
+def _hypot(k: Array, mu: float) -> Array:
+    return np.hypot(k, mu) if isinstance(k, np.ndarray) else torch.hypot(k, torch.full_like(k, mu))
+
+
+def _log_ive_debye(mu: float, k: Array) -> Array:
     """``log(I_mu(k) e^-k)`` by the uniform asymptotic expansion (accurate for ``mu >= 80``).
 
     ``r - k = mu^2 / (r + k)`` and ``r = hypot(k, mu)``: no cancellation, no overflow.
     """
-    r = torch.hypot(k, torch.full_like(k, mu))
+    xp = _ops(k)
+    r = _hypot(k, mu)
     excess = 0.5 * mu * mu / (0.5 * r + 0.5 * k)  # halves: no overflow near the float64 maximum
-    log_r = 0.5 * (math.log(2 * math.pi) + torch.log(r))
-    return excess + mu * torch.log(k / (mu + r)) - log_r + _log_series(mu, mu / r)
+    log_r = 0.5 * (math.log(2 * math.pi) + xp.log(r))
+    return excess + mu * xp.log(k / (mu + r)) - log_r + _log_series(mu, mu / r)
 
 
-def _log_ratio_debye(mu: float, k: Tensor) -> Tensor:
+def _log_ratio_debye(mu: float, k: Array) -> Array:
     """``log(I_{mu+1}(k) / I_mu(k))``, the difference of two expansions taken term by term.
 
     With ``r_j = hypot(k, mu + j)`` and ``dr = r_1 - r_0 = (2 mu + 1) / (r_0 + r_1)`` it is
@@ -99,14 +145,14 @@ def _log_ratio_debye(mu: float, k: Tensor) -> Tensor:
     plus the series' difference: each term is small where the result is (``-(mu + 1/2) / k``
     for large ``k``), so ``1 - I_{mu+1} / I_mu`` keeps its relative accuracy.
     """
-    r0 = torch.hypot(k, torch.full_like(k, mu))
-    r1 = torch.hypot(k, torch.full_like(k, mu + 1.0))
+    xp = _ops(k)
+    r0, r1 = _hypot(k, mu), _hypot(k, mu + 1.0)
     dr = 0.5 * (2.0 * mu + 1.0) / (0.5 * r0 + 0.5 * r1)
     # mu + 1 + r_1 = k (1 + (mu + 1 + (r_1 - k)) / k), r_1 - k = (mu + 1)^2 / (r_1 + k).
-    first = -torch.log1p((mu + 1.0 + 0.5 * (mu + 1.0) ** 2 / (0.5 * r1 + 0.5 * k)) / k)
-    second = -mu * torch.log1p((1.0 + dr) / (mu + r0))
+    first = -xp.log1p((mu + 1.0 + 0.5 * (mu + 1.0) ** 2 / (0.5 * r1 + 0.5 * k)) / k)
+    second = -mu * xp.log1p((1.0 + dr) / (mu + r0))
     series = _log_series(mu + 1.0, (mu + 1.0) / r1) - _log_series(mu, mu / r0)
-    return dr + first + second - 0.5 * torch.log1p(dr / r0) + series
+    return dr + first + second - 0.5 * xp.log1p(dr / r0) + series
 
 
 def log_ive_and_ratios(nu: float, k: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -124,7 +170,8 @@ def log_ive_and_ratios(nu: float, k: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """
     k, mu = k.detach().to(torch.float64), _debye_order(nu)
     log_ratios, ratio, complement = _ratios_from_debye(nu, k, logs=True)
-    return _log_ive_debye(mu, k) - log_ratios, ratio, complement
+    start = _log_ive_debye(mu, _host(k)) if _on_host(k) else _log_ive_debye(mu, k)
+    return torch.as_tensor(start).reshape(k.shape) - log_ratios, ratio, complement
 
 
 def iv_ratios(nu: float, k: Tensor) -> tuple[Tensor, Tensor]:
@@ -139,6 +186,37 @@ def iv_ratios(nu: float, k: Tensor) -> tuple[Tensor, Tensor]:
     return ratio, complement
 
 
+def iv_ratio(nu: float, k: Tensor) -> Tensor:
+    """``R = I_{nu+1}(k) / I_nu(k)`` alone, float64, no gradient: half the work of the pair.
+
+    >>> k = torch.tensor([1.0, 1e3], dtype=torch.float64)
+    >>> bool(torch.allclose(iv_ratio(0.5, k), iv_ratios(0.5, k)[0], rtol=1e-15, atol=0))
+    True
+    """
+    k, mu = k.detach().to(torch.float64), _debye_order(nu)
+    steps = round(mu - nu)
+    if not _on_host(k):
+        ratio = torch.exp(_log_ratio_debye(mu, k))
+        for step in _increments(k, mu, steps).unbind(0):
+            ratio = (ratio + step).reciprocal_()
+        return ratio
+    r = np.exp(_log_ratio_debye(mu, _host(k)))
+    for step in _host_increments(k, mu, steps):
+        np.reciprocal(np.add(r, step, out=r), out=r)
+    return torch.from_numpy(r).reshape(k.shape)
+
+
+def _increments(k: Tensor, mu: float, steps: int) -> Tensor:
+    """``2j/k`` for ``j = mu, mu - 1, ...``: ``[steps, *k.shape]``."""
+    orders = torch.arange(steps, dtype=torch.float64, device=k.device).mul_(-2.0).add_(2.0 * mu)
+    return torch.outer(orders, k.reshape(-1).reciprocal()).reshape(steps, *k.shape)
+
+
+def _host_increments(k: Tensor, mu: float, steps: int) -> np.ndarray:
+    """:func:`_increments` in NumPy, ``[steps, k.numel()]``."""
+    return np.multiply.outer(2.0 * (mu - np.arange(steps)), 1.0 / _host(k))
+
+
 def _debye_order(nu: float) -> float:
     """The order ``mu = nu + steps >= 80`` where the expansion starts (``steps`` whole)."""
     if nu < 0:
@@ -149,7 +227,10 @@ def _debye_order(nu: float) -> float:
 def _ratios_from_debye(nu: float, k: Tensor, *, logs: bool) -> tuple[Tensor, Tensor, Tensor]:
     """``(sum log R_j, R_nu, 1 - R_nu)``: the expansion at ``mu``, stepped down to ``nu``."""
     mu = _debye_order(nu)
-    log_ratio = _log_ratio_debye(mu, k)
+    if _on_host(k):
+        log_ratio = torch.as_tensor(_log_ratio_debye(mu, _host(k))).reshape(k.shape)
+    else:
+        log_ratio = _log_ratio_debye(mu, k)
     ratio, complement = torch.exp(log_ratio), -torch.expm1(log_ratio)
     return _step_down(ratio, complement, k, mu, round(mu - nu), logs=logs)
 
@@ -177,47 +258,43 @@ def _step_down(
 
     By ``R_{j-1} = 1 / (2j/k + R_j)`` and ``1 - R_{j-1} = (2j/k - (1 - R_j)) R_{j-1}``
     (where ``1 - R_j`` is near ``(2j + 1) / (2k)`` the difference keeps a third of
-    it: no cancellation). Each ``R_j`` lies in ``(0, 1]``; their product, which can
-    underflow, is kept as a mantissa in ``[1/2, 1)`` and a binary exponent
-    (``frexp``), and its log taken once, to about ``steps * 1e-16`` absolute (without
+    it: no cancellation). Each ``R_j`` lies in ``(0, 1]``; they are kept, and the
+    sum of their logs taken at the end, to about ``steps * 1e-16`` absolute (without
     ``logs`` the sum is zeros and not computed). The recurrence is sequential and
     ``k`` usually small (one concentration per batch element): on a CPU it runs in
-    NumPy, whose per-operation cost is a fraction of torch's.
+    NumPy, whose per-operation cost is a fraction of torch's (eagerly; traced by
+    ``torch.compile``, in torch), with the steps ``2j/k`` computed at once.
     """
     if steps == 0:
         return torch.zeros_like(ratio), ratio, complement
-    if k.device.type != "cpu":
+    if not _on_host(k):
         return _step_down_torch(ratio, complement, k, mu, steps, logs=logs)
-    r, c, inv_k = ratio.numpy().copy(), complement.numpy().copy(), 1.0 / k.numpy()
-    mantissa, exponent = np.ones_like(r), np.zeros(r.shape, dtype=np.int64)
-    step = np.empty_like(r)
-    for j in range(steps):  # in place: fresh arrays per step cost as much as the arithmetic
-        np.multiply(inv_k, 2.0 * (mu - j), out=step)
-        np.reciprocal(np.add(r, step, out=r), out=r)
+    shape = ratio.shape
+    r, c = ratio.numpy().reshape(-1).copy(), complement.numpy().reshape(-1).copy()
+    increments = _host_increments(k, mu, steps)
+    kept = np.empty((steps, *r.shape)) if logs else None
+    scratch = np.empty_like(r)
+    for j, step in enumerate(increments):  # in place: fresh arrays cost as much as the math
+        np.add(r, step, out=scratch)
+        r = np.reciprocal(scratch, out=kept[j] if kept is not None else r)
         np.multiply(np.subtract(step, c, out=c), r, out=c)
-        if logs:
-            mantissa, power = np.frexp(mantissa * r)
-            exponent += power
-    log_sum = np.log(mantissa) + exponent * math.log(2.0) if logs else np.zeros_like(r)
-    as_tensor = functools.partial(torch.as_tensor, dtype=torch.float64)
-    return as_tensor(log_sum), as_tensor(r), as_tensor(c)
+    # The sum as torch's own kernels take it, so both paths agree to the last bit.
+    log_sum = torch.from_numpy(kept).log().sum(0) if kept is not None else torch.zeros(r.shape)
+    r_t, c_t = torch.from_numpy(r), torch.from_numpy(c)
+    return log_sum.to(torch.float64).reshape(shape), r_t.reshape(shape), c_t.reshape(shape)
 
 
 def _step_down_torch(
     ratio: Tensor, complement: Tensor, k: Tensor, mu: float, steps: int, *, logs: bool
 ) -> tuple[Tensor, Tensor, Tensor]:
-    inv_k = k.reciprocal()
-    mantissa, exponent = torch.ones_like(ratio), torch.zeros_like(ratio, dtype=torch.int32)
-    for j in range(steps):
-        step = (2.0 * (mu - j)) * inv_k
+    kept = []
+    for step in _increments(k, mu, steps).unbind(0):
         ratio = (ratio + step).reciprocal_()
         complement = (step - complement).mul_(ratio)
-        if logs:
-            mantissa, power = torch.frexp(mantissa * ratio)
-            exponent += power
+        kept.append(ratio)
     if not logs:
         return torch.zeros_like(ratio), ratio, complement
-    return torch.log(mantissa) + exponent.to(ratio.dtype) * math.log(2.0), ratio, complement
+    return torch.log(torch.stack(kept)).sum(0), ratio, complement
 
 
 class _Bessel(torch.autograd.Function):
@@ -336,3 +413,55 @@ def kappa_times_complement(nu: float, k: Tensor) -> Tensor:
     True
     """
     return _bessel(nu, k, 4)
+
+
+def _hankel_coefficients(nu: float, terms: int) -> list[float]:
+    """``a_j`` of ``I_nu(k) e^-k sqrt(2 pi k) ~ sum_j a_j / k^j`` (DLMF 10.40.1)."""
+    coefficients, a = [1.0], 1.0
+    for j in range(1, terms + 1):
+        a *= -(4.0 * nu * nu - (2.0 * j - 1.0) ** 2) / (8.0 * j)
+        coefficients.append(a)
+    return coefficients
+
+
+def _ratio_slope_asymptotic(nu: float, k: Any) -> Any:
+    """``k^2 dR_nu/dk`` for ``k >= 50 (nu + 1)^2 + 50`` from ``R_nu ~ sum_n c_n / k^n``.
+
+    ``c`` is the quotient of the series of ``I_{nu+1}`` and ``I_nu``, whose ``j``-th
+    terms shrink by ``|4 nu^2 - (2j - 1)^2| / (8 j k)``: below ``1/10`` for ``j <= 10``
+    at that ``k``, so 10 terms leave a relative error under ``1e-13``.
+    """
+    terms = 10
+    a, b = _hankel_coefficients(nu, terms), _hankel_coefficients(nu + 1.0, terms)
+    c = [1.0]
+    for n in range(1, terms + 1):
+        c.append(b[n] - sum(a[i] * c[n - i] for i in range(1, n + 1)))
+    inv_k = 1.0 / k
+    scaled = 0.0 * k
+    for n in range(terms, 1, -1):  # Horner in 1/k: -sum_n n c_n / k^(n-1)
+        scaled = (scaled - n * c[n]) * inv_k
+    return scaled - c[1]
+
+
+def ratio_slope(nu: float, k: Tensor, ratio: Tensor, complement: Tensor) -> Tensor:
+    """``k^2 dR/dk = k^2 (1 - R^2 - (2 nu + 1) R / k)`` in float64, for large ``k`` too.
+
+    Scaled by ``k^2`` (about ``nu + 1/2`` for large ``k``) so that it never underflows.
+
+    The identity cancels to ``(2 nu + 1) / (2 k^2)`` for large ``k`` (a relative error
+    of ``eps k^2 / (2 nu + 1)``), so from ``k = 50 (nu + 1)^2 + 50`` on the asymptotic series
+    of :func:`_ratio_slope_asymptotic` takes over. Both are evaluated and one kept per
+    element (no host read); on an eager CPU in NumPy, as the ratios themselves.
+    """
+    shape = k.shape
+    host = k.device.type == "cpu" and not torch.compiler.is_compiling()
+    values: list[Any] = [t.double() for t in (k, ratio, complement)]
+    if host:
+        values = [t.numpy().reshape(-1) for t in values]
+    k_, r, c = values
+    exact = (c * (1.0 + r) - (2.0 * nu + 1.0) * r / k_) * k_ * k_
+    large = k_ >= 50.0 * (nu + 1.0) ** 2 + 50.0
+    if host:
+        series = _ratio_slope_asymptotic(nu, np.maximum(k_, 1.0))
+        return torch.from_numpy(np.where(large, series, exact)).reshape(shape)
+    return torch.where(large, _ratio_slope_asymptotic(nu, k_.clamp_min(1.0)), exact)
