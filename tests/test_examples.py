@@ -21,6 +21,7 @@ RUNS: dict[str, tuple[list[str], str]] = {
     "gradient_cut.py": ([], "score-loo instead"),
     "choose_estimator.py": (["--trials", "100"], "-> for this problem:"),
     "pyro_svae.py": (["--steps", "10"], "codes on the sphere: norms 1.000000"),
+    "training_run.py": (["--epochs", "1"], 'changes: {"at": "after epoch 1"'),
 }
 
 
