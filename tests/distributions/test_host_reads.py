@@ -235,3 +235,19 @@ def test_fixed_rounds_give_the_first_accepted_proposal(n: int) -> None:
     # off by 0.035, 17 standard errors.
     z = (values.mean().item() - mean) / math.sqrt(variance / values.numel())
     assert abs(z) < 3.89
+
+
+def test_truncated_normal_reads_no_regime_flags_off_the_cpu() -> None:
+    """On a CPU the truncated normal reads which regimes a batch holds (a read of CPU
+    memory costs nothing); elsewhere it must not. Tensors on the ``meta`` device have
+    no data, so any host read (``.tolist()`` included, which the dispatch mode cannot
+    see) raises on them."""
+    loc = torch.zeros(4, dtype=F64, device="meta", requires_grad=True)
+    low = torch.tensor([-1.0, 0.0, 8.0, -2.0], dtype=F64, device="meta")
+    high = torch.tensor([1.0, 1e-9, 9.0, 3.0], dtype=F64, device="meta")
+    dist = TruncatedNormal(loc, loc.exp(), low, high, validate_args=False)
+    x = dist.rsample((3,))
+    x.sum().backward()
+    assert x.shape == (3, 4) and loc.grad is not None and loc.grad.shape == (4,)
+    assert dist.log_prob(x.detach()).shape == (3, 4) and dist.cdf(x.detach()).shape == (3, 4)
+    assert dist.entropy().shape == (4,) and dist.variance.shape == (4,)

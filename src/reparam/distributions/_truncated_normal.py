@@ -339,9 +339,10 @@ def regimes(loc: Tensor, scale: Tensor, low: Tensor, high: Tensor) -> Parts:
 
 def present(p: Parts) -> tuple[bool, bool, bool]:
     """Which regimes (narrow, tail, closed-form) the batch holds, so that per-sample work
-    is done for those alone: one read of three flags in eager mode (a synchronisation
-    on a GPU); compiled, every regime is computed and selected, with no host read."""
-    if torch.compiler.is_compiling():
+    is done for those alone. The three flags are read only where that costs nothing:
+    eagerly on a CPU. On any other device (where a read would synchronise) and in
+    compiled code, every regime is computed and selected on the device."""
+    if torch.compiler.is_compiling() or p.narrow.device.type != "cpu":
         return True, True, True
     flags = torch.stack([p.narrow.any(), p.tail.any(), (~(p.narrow | p.tail)).any()])
     narrow, tail, closed = flags.tolist()
