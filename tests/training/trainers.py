@@ -10,6 +10,7 @@ from reparam.data.examples import ImageExamples
 from reparam.runs import MetricsFile, RunFolder
 from reparam.training import TrainConfig, Trainer
 from reparam.training._compiled import Backend
+from reparam.training.distributed import World
 from reparam.training.monitor import GradientMonitor
 
 
@@ -26,6 +27,7 @@ def run_trainer(
     *,
     log: Callable[[str], None] = _quiet,
     progress_bar: bool = True,
+    world: World | None = None,
     checkpoint_every: int | None = None,
     monitor: GradientMonitor | None = None,
     compile_backend: Backend | None = None,
@@ -40,6 +42,7 @@ def run_trainer(
         run.checkpoint,
         log=log,
         progress_bar=progress_bar,
+        world=world,
         checkpoint_every=checkpoint_every,
         monitor=monitor,
         compile_backend=compile_backend,
