@@ -21,17 +21,16 @@ import torch._inductor.config
 from torch import Tensor
 
 from reparam.data import present
-from reparam.data.examples import ImageExamples
 from reparam.estimators import ExponentialAnnealing, GumbelSoftmax
 from reparam.estimators._discrete import discrete_view
 from reparam.estimators._gumbel_softmax import perturbed_logits, relax
 from reparam.estimators._relax import ConcreteControlVariate
 from reparam.models.dvae import DiscreteVAE, posterior
-from reparam.runs import MetricsFile
 from reparam.training import TrainConfig, Trainer
 from tests.compiled import unvalidated
 from tests.mnist_files import synthetic_arrays
 from tests.training.folders import trainer_folder
+from tests.training.trainers import run_trainer
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script_method`:DeprecationWarning")
 
@@ -184,16 +183,8 @@ def annealed_trainer(path: Path, epochs: int, new: bool = True) -> Trainer:
     torch.manual_seed(0)
     model = DiscreteVAE("bernoulli", "gumbel-softmax", anneal_rate=0.05, input_dim=49)
     config = TrainConfig(epochs=epochs, batch_size=48, lr=1e-2, seed=5, target="binary")
-    return Trainer(
-        model,
-        ImageExamples(TRAIN, config.target),
-        TEST,
-        config,
-        run.checkpoint,
-        log=lambda _: None,
-        progress_bar=False,
-        compile_backend="aot_eager",
-        callbacks=[MetricsFile(run)],
+    return run_trainer(
+        run, model, config, TRAIN, TEST, progress_bar=False, compile_backend="aot_eager"
     )
 
 

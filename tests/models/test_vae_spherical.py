@@ -11,18 +11,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from reparam.data.examples import ImageExamples
 from reparam.distributions import HypersphericalUniform, VonMisesFisher
 from reparam.estimators import UnsupportedDistributionError
 from reparam.models import GaussianVAE
 from reparam.models.vae import MIN_CONCENTRATION
-from reparam.runs import MetricsFile
 from reparam.runs.pictures import lambert_equal_area, save_pictures
 from reparam.training import TrainConfig, Trainer
 from tests.images import png_size
 from tests.stats import mean_z_scores, z_threshold
 from tests.training.folders import trainer_folder
 from tests.training.test_trainer import TEST, TRAIN, same_state, without_seconds
+from tests.training.trainers import run_trainer
 
 
 def spherical(dim: int = 3, dtype: torch.dtype = torch.float64, seed: int = 0) -> GaussianVAE:
@@ -155,15 +154,7 @@ def test_two_epochs_then_two_resumed_equal_four_straight(tmp_path: Path) -> None
     def trainer(path: Path, epochs: int, model: GaussianVAE, new: bool = True) -> Trainer:
         run = trainer_folder(path, new)
         config = TrainConfig(epochs=epochs, batch_size=20, lr=1e-2, seed=5, target="binary")
-        return Trainer(
-            model,
-            ImageExamples(TRAIN, config.target),
-            TEST,
-            config,
-            run.checkpoint,
-            log=lambda _: None,
-            callbacks=[MetricsFile(run)],
-        )
+        return run_trainer(run, model, config, TRAIN, TEST)
 
     straight = trainer(tmp_path / "straight", 4, tiny(0))
     history = straight.fit()

@@ -13,13 +13,12 @@ from typing import Any
 import torch
 
 from reparam.data import present
-from reparam.data.examples import ImageExamples
 from reparam.models import GaussianVAE
-from reparam.runs import MetricsFile, new_run_folder
+from reparam.runs import new_run_folder
 from reparam.training import TrainConfig
 from reparam.training.distributed import World, join_world, leave_world, rank_noise_seed
 from reparam.training.monitor import GradientMonitor
-from reparam.training.trainer import Trainer
+from tests.training.trainers import run_trainer
 
 SEED = 4
 
@@ -37,17 +36,15 @@ def train(world: World, out: str, name: str, monitored: bool) -> dict[str, Any]:
     monitor = GradientMonitor(batch, every=2, replicates=3, seed=SEED) if monitored else None
     run = new_run_folder(Path(f"{out}.{name}.run{world.rank}"))
     config = TrainConfig(epochs=2, batch_size=10, lr=1e-2, seed=SEED, target="binary")
-    trainer = Trainer(
+    trainer = run_trainer(
+        run,
         net,
-        ImageExamples(images(), config.target),
-        torch.zeros(2, 49),
         config,
-        run.checkpoint,
-        log=lambda _: None,
+        images(),
+        torch.zeros(2, 49),
         progress_bar=False,
         world=world,
         monitor=monitor,
-        callbacks=[MetricsFile(run)],
     )
     history = trainer.fit()
     result = {

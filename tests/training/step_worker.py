@@ -11,12 +11,11 @@ from pathlib import Path
 
 import torch
 
-from reparam.data.examples import ImageExamples
 from reparam.models import GaussianVAE
-from reparam.runs import MetricsFile, new_run_folder
+from reparam.runs import new_run_folder
 from reparam.training import TrainConfig
 from reparam.training.distributed import join_world, leave_world, rank_noise_seed
-from reparam.training.trainer import Trainer
+from tests.training.trainers import run_trainer
 
 SEED, BATCH = 3, 24
 
@@ -39,16 +38,7 @@ def main(out: str) -> None:
     torch.manual_seed(rank_noise_seed(SEED, world.rank))
     run = new_run_folder(Path(f"{out}.run{world.rank}"))
     config = TrainConfig(epochs=1, batch_size=BATCH, lr=1e-3, seed=SEED, target="binary")
-    trainer = Trainer(
-        net,
-        ImageExamples(images(), config.target),
-        torch.zeros(2, 49),
-        config,
-        run.checkpoint,
-        log=lambda _: None,
-        world=world,
-        callbacks=[MetricsFile(run)],
-    )
+    trainer = run_trainer(run, net, config, images(), torch.zeros(2, 49), world=world)
     trainer.fit()
     state = {
         "params": {k: p.detach().clone() for k, p in net.named_parameters()},

@@ -14,27 +14,18 @@ from typing import Any
 import pytest
 import torch
 
-from reparam.data.examples import ImageExamples
-from reparam.runs import MetricsFile, existing_run_folder, new_run_folder
-from reparam.training import CheckpointError, TrainConfig, Trainer, load_checkpoint, save_checkpoint
+from reparam.training import CheckpointError, TrainConfig, load_checkpoint, save_checkpoint
+from tests.training.folders import trainer_folder
 from tests.training.test_trainer import TEST, TRAIN, tiny_model
+from tests.training.trainers import run_trainer
 
 CONFIG = TrainConfig(epochs=1, batch_size=20, lr=1e-2, seed=5, target="binary")
 
 
 def trained_run(folder: Path) -> Path:
     """A run folder after one epoch of a tiny VAE; returns its checkpoint."""
-    run = new_run_folder(folder)
-    run.write_json(run.config, {})
-    Trainer(
-        tiny_model(),
-        ImageExamples(TRAIN, CONFIG.target),
-        TEST,
-        CONFIG,
-        run.checkpoint,
-        log=lambda _: None,
-        callbacks=[MetricsFile(run)],
-    ).fit()
+    run = trainer_folder(folder)
+    run_trainer(run, tiny_model(), CONFIG, TRAIN, TEST).fit()
     return run.checkpoint
 
 
@@ -86,16 +77,8 @@ def test_200_flipped_bytes_in_a_real_checkpoint_are_reported_as_damage(
 def test_resume_from_a_damaged_checkpoint_says_so_instead_of_diverging(tmp_path: Path) -> None:
     path = trained_run(tmp_path / "run")
     flip_bytes(path, 200, seed=0)
-    run = existing_run_folder(tmp_path / "run")
-    resumed = Trainer(
-        tiny_model(),
-        ImageExamples(TRAIN, CONFIG.target),
-        TEST,
-        CONFIG,
-        run.checkpoint,
-        log=lambda _: None,
-        callbacks=[MetricsFile(run)],
-    )
+    run = trainer_folder(tmp_path / "run", new=False)
+    resumed = run_trainer(run, tiny_model(), CONFIG, TRAIN, TEST)
     with pytest.raises(CheckpointError, match="is damaged"):
         resumed.resume()
 

@@ -10,9 +10,10 @@ from torch import Tensor
 
 from reparam.data.examples import ImageExamples
 from reparam.models import GaussianVAE
-from reparam.runs import MetricsFile, new_run_folder
+from reparam.runs import new_run_folder
 from reparam.training import TrainConfig, Trainer, load_checkpoint
 from tests.mnist_files import synthetic_arrays
+from tests.training.trainers import run_trainer
 
 TRAIN = synthetic_arrays()["train-images-idx3-ubyte"]  # 96 images: 5 batches of 20
 TEST = torch.rand(8, 49)
@@ -48,30 +49,13 @@ def test_a_crash_resumes_from_the_last_step_checkpoint_exactly(tmp_path: Path) -
     )
     straight.fit()
     run = new_run_folder(tmp_path / "b")
-    crashing = Trainer(
-        model(Crashing),
-        ImageExamples(TRAIN, CONFIG.target),
-        TEST,
-        CONFIG,
-        run.checkpoint,
-        log=_quiet,
-        checkpoint_every=3,
-        callbacks=[MetricsFile(run)],
-    )
+    crashing = run_trainer(run, model(Crashing), CONFIG, TRAIN, TEST, checkpoint_every=3)
     with pytest.raises(RuntimeError, match="went away"):
         crashing.fit()
     saved = load_checkpoint(run.checkpoint)["progress"]
     assert (saved["epoch"], saved["step"]) == (1, 1)  # global step 6 = epoch 2, batch 1
     torch.manual_seed(123)  # a fresh process
-    resumed = Trainer(
-        model(),
-        ImageExamples(TRAIN, CONFIG.target),
-        TEST,
-        CONFIG,
-        run.checkpoint,
-        log=_quiet,
-        callbacks=[MetricsFile(run)],
-    )
+    resumed = run_trainer(run, model(), CONFIG, TRAIN, TEST)
     resumed.resume()
     resumed.fit()
     for (name, a), b in zip(
@@ -81,15 +65,7 @@ def test_a_crash_resumes_from_the_last_step_checkpoint_exactly(tmp_path: Path) -
     # without the step checkpoints the same crash falls back to the end of epoch 1
     other = new_run_folder(tmp_path / "c")
     with pytest.raises(RuntimeError):
-        Trainer(
-            model(Crashing),
-            ImageExamples(TRAIN, CONFIG.target),
-            TEST,
-            CONFIG,
-            other.checkpoint,
-            log=_quiet,
-            callbacks=[MetricsFile(other)],
-        ).fit()
+        run_trainer(other, model(Crashing), CONFIG, TRAIN, TEST).fit()
     saved = load_checkpoint(other.checkpoint)["progress"]
     assert (saved["epoch"], saved["step"]) == (1, 0)
 

@@ -23,14 +23,13 @@ import torch._dynamo
 from torch import Tensor
 
 from reparam.data import present
-from reparam.data.examples import ImageExamples
 from reparam.models import GaussianVAE
-from reparam.runs import MetricsFile
 from reparam.training import TrainConfig, Trainer
 from reparam.training._compiled import Backend, CompileUnavailable
 from tests.compiled import unvalidated
 from tests.mnist_files import synthetic_arrays
 from tests.training.folders import trainer_folder
+from tests.training.trainers import run_trainer
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script_method`:DeprecationWarning")
 
@@ -54,17 +53,7 @@ def trainer(path: Path, epochs: int, backend: Backend | None, new: bool = True) 
     torch.manual_seed(0)
     model = GaussianVAE(input_dim=49, hidden=16, latent_dim=2)
     config = TrainConfig(epochs=epochs, batch_size=40, lr=1e-2, seed=5, target="binary")
-    return Trainer(
-        model,
-        ImageExamples(TRAIN, config.target),
-        TEST,
-        config,
-        run.checkpoint,
-        log=lambda _: None,
-        progress_bar=False,
-        compile_backend=backend,
-        callbacks=[MetricsFile(run)],
-    )
+    return run_trainer(run, model, config, TRAIN, TEST, progress_bar=False, compile_backend=backend)
 
 
 def weights(t: Trainer) -> dict[str, Tensor]:

@@ -16,15 +16,14 @@ import torch
 from torch import Tensor
 
 from reparam.data import present
-from reparam.data.examples import ImageExamples
 from reparam.estimators import finite_check
 from reparam.models import GaussianVAE
 from reparam.models.dvae import DiscreteVAE
-from reparam.runs import MetricsFile
 from reparam.training import TrainConfig, Trainer, load_checkpoint
 from tests.cuda_sync import sync_debug_mode
 from tests.mnist_files import synthetic_arrays
 from tests.training.folders import trainer_folder
+from tests.training.trainers import run_trainer
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available")
 
@@ -40,16 +39,7 @@ def trainer(
     torch.manual_seed(seed)
     model = GaussianVAE(input_dim=49, hidden=16, latent_dim=2).to(device)
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=1e-2, seed=5, target="binary")
-    return Trainer(
-        model,
-        ImageExamples(TRAIN.to(device), config.target),
-        TEST.to(device),
-        config,
-        run.checkpoint,
-        log=lambda _: None,
-        progress_bar=False,
-        callbacks=[MetricsFile(run)],
-    )
+    return run_trainer(run, model, config, TRAIN.to(device), TEST.to(device), progress_bar=False)
 
 
 def synchronisations(t: Trainer) -> int:

@@ -13,12 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from reparam.data.examples import ImageExamples
 from reparam.models import GaussianVAE
-from reparam.runs import MetricsFile
 from reparam.training import TrainConfig, Trainer, load_checkpoint, save_checkpoint
 from tests.training.folders import trainer_folder
 from tests.training.test_trainer import TEST, TRAIN
+from tests.training.trainers import run_trainer
 
 CUDA_GENERATOR_STATE = torch.zeros(16, dtype=torch.uint8)
 
@@ -28,16 +27,7 @@ def trainer(path: Path, epochs: int, log: list[str], new: bool) -> Trainer:
     torch.manual_seed(0)
     model = GaussianVAE(input_dim=49, hidden=16, latent_dim=2)
     config = TrainConfig(epochs=epochs, batch_size=20, lr=1e-2, seed=5, target="binary")
-    return Trainer(
-        model,
-        ImageExamples(TRAIN, config.target),
-        TEST,
-        config,
-        run.checkpoint,
-        log=log.append,
-        progress_bar=False,
-        callbacks=[MetricsFile(run)],
-    )
+    return run_trainer(run, model, config, TRAIN, TEST, log=log.append, progress_bar=False)
 
 
 def test_a_generator_state_of_another_device_starts_a_new_stream(tmp_path: Path) -> None:

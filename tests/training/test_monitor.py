@@ -12,9 +12,7 @@ import torch
 from torch import Tensor
 
 from reparam.data import present
-from reparam.data.examples import ImageExamples
 from reparam.models import GaussianVAE
-from reparam.runs import MetricsFile
 from reparam.training import TrainConfig, Trainer, load_checkpoint, seeded
 from reparam.training.monitor import (
     GradientMonitor,
@@ -26,6 +24,7 @@ from tests.conftest import REPO
 from tests.mnist_files import synthetic_arrays
 from tests.training import launch
 from tests.training.folders import trainer_folder
+from tests.training.trainers import run_trainer
 
 ARRAYS = synthetic_arrays()
 TRAIN = ARRAYS["train-images-idx3-ubyte"]  # 96 images: 5 batches of 20 per epoch
@@ -52,16 +51,7 @@ def trainer(
     run = trainer_folder(path, new=not path.exists())
     config = TrainConfig(epochs=epochs, batch_size=20, lr=1e-2, seed=5, target="binary")
     watch = GradientMonitor(BATCH, every=3, replicates=2, seed=5) if monitor else None
-    return Trainer(
-        model or tiny_model(),
-        ImageExamples(TRAIN, config.target),
-        TEST,
-        config,
-        run.checkpoint,
-        log=lambda _: None,
-        monitor=watch,
-        callbacks=[MetricsFile(run)],
-    )
+    return run_trainer(run, model or tiny_model(), config, TRAIN, TEST, monitor=watch)
 
 
 def test_the_figures_are_those_of_the_replicates_drawn_directly() -> None:

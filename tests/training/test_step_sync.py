@@ -21,14 +21,14 @@ from torch import Tensor
 from torch.overrides import TorchFunctionMode
 
 from reparam.data import present
-from reparam.data.examples import ImageExamples
 from reparam.estimators import finite_check
 from reparam.models import GaussianVAE
 from reparam.models.dvae import DiscreteVAE
-from reparam.runs import MetricsFile, new_run_folder
 from reparam.training import TrainConfig, Trainer, TrainingDiverged
 from reparam.training.trainer import READ_EVERY
 from tests.mnist_files import synthetic_arrays
+from tests.training.folders import trainer_folder
+from tests.training.trainers import run_trainer
 
 ARRAYS = synthetic_arrays()
 TRAIN = ARRAYS["train-images-idx3-ubyte"]  # 96 images of 7 x 7
@@ -57,19 +57,9 @@ class HostReads(TorchFunctionMode):
 
 
 def tiny_trainer(path: Path, model: GaussianVAE, batch_size: int, epochs: int = 1) -> Trainer:
-    run = new_run_folder(path)
-    run.write_json(run.config, {})
+    run = trainer_folder(path)
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=1e-2, seed=5, target="binary")
-    return Trainer(
-        model,
-        ImageExamples(TRAIN, config.target),
-        TEST,
-        config,
-        run.checkpoint,
-        log=lambda _: None,
-        progress_bar=False,
-        callbacks=[MetricsFile(run)],
-    )
+    return run_trainer(run, model, config, TRAIN, TEST, progress_bar=False)
 
 
 def tiny_model(cls: type[GaussianVAE] = GaussianVAE) -> GaussianVAE:

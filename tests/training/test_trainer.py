@@ -14,9 +14,8 @@ from torch import Tensor
 
 from reparam.cli._training import in_words
 from reparam.data import present
-from reparam.data.examples import ImageExamples
 from reparam.models import GaussianVAE
-from reparam.runs import MetricsFile, RunFolderError, existing_run_folder, new_run_folder
+from reparam.runs import RunFolderError, existing_run_folder, new_run_folder
 from reparam.training import (
     TrainConfig,
     Trainer,
@@ -26,6 +25,7 @@ from reparam.training import (
 )
 from tests.mnist_files import synthetic_arrays
 from tests.training.folders import trainer_folder
+from tests.training.trainers import run_trainer
 
 ARRAYS = synthetic_arrays()
 TRAIN = ARRAYS["train-images-idx3-ubyte"]
@@ -40,15 +40,7 @@ def tiny_model(seed: int = 0, cls: type[GaussianVAE] = GaussianVAE) -> GaussianV
 def trainer(path: Path, epochs: int, model: GaussianVAE | None = None, new: bool = True) -> Trainer:
     run = trainer_folder(path, new)
     config = TrainConfig(epochs=epochs, batch_size=20, lr=1e-2, seed=5, target="binary")
-    return Trainer(
-        model or tiny_model(),
-        ImageExamples(TRAIN, config.target),
-        TEST,
-        config,
-        run.checkpoint,
-        log=lambda _: None,
-        callbacks=[MetricsFile(run)],
-    )
+    return run_trainer(run, model or tiny_model(), config, TRAIN, TEST)
 
 
 def same_state(a: dict[str, Tensor], b: dict[str, Tensor]) -> bool:

@@ -24,6 +24,7 @@ from reparam.estimators import (
     resolve_estimator,
 )
 from reparam.lab._comparison import Comparison
+from reparam.lab._counts import sample_counts
 from reparam.lab._custom import custom_problem
 from reparam.lab._measurement import NotApplicableError, measure, one_thread, time_per_estimate
 from reparam.lab._memory import check_memory
@@ -122,7 +123,7 @@ def compare_problem(
     """
     if isinstance(problem, str):
         problem = get_problem(problem, k=k)
-    samples = _sample_counts(num_samples)
+    samples = sample_counts(num_samples)
     if trials is not None and (isinstance(trials, bool) or trials < 2):
         raise ValueError(f"trials must be an integer >= 2 (a variance needs two), got {trials}")
     if isinstance(train_steps, bool) or not isinstance(train_steps, int) or train_steps < 0:
@@ -226,13 +227,3 @@ def _estimators(
                 f"{', '.join(applicable(problem)) or 'none of the registered'}"
             )
     return chosen
-
-
-def _sample_counts(num_samples: int | Sequence[int]) -> list[int]:
-    counts = [num_samples] if isinstance(num_samples, int) else list(num_samples)
-    if not counts:
-        raise ValueError("num_samples must name at least one sample count")
-    for count in counts:
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise ValueError(f"sample counts must be integers >= 1, got {count!r}")
-    return sorted(set(counts))

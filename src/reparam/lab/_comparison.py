@@ -10,6 +10,7 @@ from torch import Tensor
 
 from reparam._json import replace_non_finite
 from reparam.lab._results import Row, aggregate
+from reparam.lab._table import aligned_lines
 
 BIAS_FLAG_Z = 4.0
 """A bias beyond this many standard errors is flagged ``!`` in the table."""
@@ -157,16 +158,8 @@ def _table(samples: int, rows: list[Row]) -> list[str]:
     trials = sorted({row.trials for row in rows})
     counts = f"{trials[0]}" if len(trials) == 1 else f"{trials[0]} to {trials[-1]}"
     title = f"S = {samples} sample{'s' if samples > 1 else ''} per estimate, {counts} trials"
-    cells = [_cells(row) for row in rows]
-    widths = [max(len(text) for text in column) for column in zip(_COLUMNS, *cells, strict=False)]
-
-    def line(texts: tuple[str, ...]) -> str:
-        left = [t.ljust(w) for t, w in zip(texts[:3], widths[:3], strict=False)]
-        right = [t.rjust(w) for t, w in zip(texts[3:], widths[3:], strict=False)]
-        return "  ".join(left + right).rstrip()
-
-    header = line(_COLUMNS)
-    return [title, header, "-" * len(header), *(line(c) for c in cells)]
+    header, *body = aligned_lines(_COLUMNS, [_cells(row) for row in rows])
+    return [title, header, "-" * len(header), *body]
 
 
 def _legend(rows: list[Row] | tuple[Row, ...]) -> list[str]:

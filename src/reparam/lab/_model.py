@@ -32,6 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from reparam.estimators import Estimator, EstimatorName, resolve_estimator
+from reparam.lab._counts import sample_counts
 from reparam.lab._model_results import ModelComparison, ModelRun
 
 ModelLoss = Callable[..., Tensor]
@@ -257,13 +258,7 @@ def _estimators(estimators: Sequence[EstimatorName | Estimator]) -> list[tuple[s
 def _sample_counts(num_samples: int | Sequence[int] | None) -> list[int | None]:
     if num_samples is None:
         return [None]
-    counts = [num_samples] if isinstance(num_samples, int) else list(num_samples)
-    if not counts:
-        raise ValueError("num_samples must name at least one sample count")
-    for count in counts:
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise ValueError(f"sample counts must be integers >= 1, got {count!r}")
-    return list(sorted(set(counts)))
+    return list(sample_counts(num_samples))
 
 
 def _check_count(name: str, value: object, lowest: int) -> None:

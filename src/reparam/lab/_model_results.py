@@ -26,6 +26,7 @@ from torch import Tensor
 
 from reparam._json import replace_non_finite
 from reparam.lab._model_stats import GroupStats, group_stats, resample_counts
+from reparam.lab._table import aligned_lines
 
 GroupBy = Literal["tensor", "module", "all", "scalar"]
 GROUPINGS: tuple[str, ...] = ("tensor", "module", "all", "scalar")
@@ -152,16 +153,8 @@ class ModelComparison:
     def table(self, by: GroupBy = "tensor") -> str:
         """The rows as a text table, a legend and the recommendation."""
         rows = self.rows(by)
-        cells = [_cells(row) for row in rows]
-        widths = [max(len(t) for t in col) for col in zip(_COLUMNS, *cells, strict=False)]
-
-        def line(texts: tuple[str, ...]) -> str:
-            left = [t.ljust(w) for t, w in zip(texts[:3], widths[:3], strict=False)]
-            right = [t.rjust(w) for t, w in zip(texts[3:], widths[3:], strict=False)]
-            return "  ".join(left + right).rstrip()
-
+        header, *body = aligned_lines(_COLUMNS, [_cells(row) for row in rows])
         replicates = sorted({row.replicates for row in rows})
-        header = line(_COLUMNS)
         lines = [
             f"{len(self.parameters)} parameter tensors, "
             f"{sum(math.prod(s) for s in self.shapes)} coordinates; "
@@ -169,7 +162,7 @@ class ModelComparison:
             f"weights (seed {self.seed}); rows per {by}",
             header,
             "-" * len(header),
-            *(line(c) for c in cells),
+            *body,
             "",
             "variance: summed over the group's coordinates (trace of the covariance), from the "
             f"replicates; [low, high]: {self.level:.0%} bootstrap interval "
