@@ -74,8 +74,11 @@ def test_hyperspherical_uniform_follows_the_default_device() -> None:
         assert dist.rsample((4,)).device.type == "meta"
         assert dist.entropy().device.type == "meta"
     finally:
-        torch.set_default_device("cpu")
+        # None removes the default-device mode; "cpu" would leave one on torch's
+        # function-mode stack for every later test in this process.
+        torch.set_default_device(None)
     assert HypersphericalUniform(3).rsample().device.type == "cpu"
+    assert not torch.overrides._get_current_function_mode_stack()
 
 
 def test_hyperspherical_uniform_mode_is_nan() -> None:
