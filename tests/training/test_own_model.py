@@ -3,21 +3,20 @@
 Nothing here is an image: the data are rows of two numbers, the likelihood is
 Gaussian. The same ``train``, ``resume``, ``evaluate_run`` and ``load_model``
 that run ``reparam vae`` carry it out, with a checkpoint and an exact resume.
+The model is the one of ``examples/training_run.py``, so the example's model is
+held to the same checks.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import math
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
-from torch.distributions import Independent, Normal
 
-from reparam import expectation
 from reparam.runs import (
     Execution,
     RunData,
@@ -28,60 +27,23 @@ from reparam.runs import (
     resume,
     train,
 )
-from reparam.training import LatentVariableModel, TrainConfig, load_checkpoint, save_checkpoint
+from reparam.training import TrainConfig, load_checkpoint, save_checkpoint
 from reparam.training._checks import SettingsError
 
-HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+def _example() -> ModuleType:
+    """``examples/training_run.py``, whose ``PointVAE`` and ``parabola`` these tests run."""
+    path = Path(__file__).resolve().parents[2] / "examples" / "training_run.py"
+    spec = importlib.util.spec_from_file_location("training_run_example", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-class PointVAE(LatentVariableModel):
-    """``p(z) = N(0, 1)``, ``p(x | z) = N(g(z), diag exp(2 s))``,
-    ``q(z | x) = N(mu(x), sigma(x)^2)``."""
-
-    def __init__(self, hidden: int = 8) -> None:
-        super().__init__()
-        self.latent_dim = 1
-        self.encoder = nn.Sequential(nn.Linear(2, hidden), nn.Tanh(), nn.Linear(hidden, 2))
-        self.decoder = nn.Sequential(nn.Linear(1, hidden), nn.Tanh(), nn.Linear(hidden, 2))
-        self.log_scale = nn.Parameter(torch.zeros(2))
-
-    def posterior(self, x: Tensor) -> Independent:
-        mean, log_scale = self.encoder(x).unbind(-1)
-        return Independent(Normal(mean.unsqueeze(-1), F.softplus(log_scale).unsqueeze(-1)), 1)
-
-    def neg_log_likelihood(self, z: Tensor, x: Tensor) -> Tensor:
-        scaled = (x - self.decoder(z)) * torch.exp(-self.log_scale)
-        return (0.5 * scaled.square() + self.log_scale + HALF_LOG_2PI).sum(-1)
-
-    def loss(self, x: Tensor) -> Tensor:
-        q = self.posterior(x)
-        reconstruction = expectation(lambda z: self.neg_log_likelihood(z, x), q, "pathwise")
-        mean, scale = q.base_dist.loc, q.base_dist.scale
-        kl = (0.5 * (mean.square() + scale.square() - 1.0) - scale.log()).sum(-1)
-        return reconstruction + kl
-
-    def log_weights(self, x: Tensor, k: int) -> Tensor:
-        q = self.posterior(x)
-        z = q.sample(torch.Size([k]))
-        prior = (-0.5 * z.square() - HALF_LOG_2PI).sum(-1)
-        return -self.neg_log_likelihood(z, x) + prior - q.log_prob(z)
-
-    def decode(self, z: Tensor) -> Tensor:
-        decoded: Tensor = self.decoder(z)
-        return decoded
-
-    def encode_mean(self, x: Tensor) -> Tensor:
-        return self.posterior(x).mean
-
-    def sample_prior(self, n: int) -> Tensor:
-        return torch.randn(n, 1, device=self.log_scale.device)
-
-
-def points(n: int, seed: int) -> Tensor:
-    """A noisy parabola: ``(t, t^2 / 2) + noise``, ``t ~ N(0, 1)``."""
-    g = torch.Generator().manual_seed(seed)
-    t = torch.randn(n, 1, generator=g)
-    return torch.cat([t, 0.5 * t.square()], dim=1) + 0.1 * torch.randn(n, 2, generator=g)
+EXAMPLE = _example()
+PointVAE = EXAMPLE.PointVAE
+points = EXAMPLE.parabola
 
 
 DATA = RunData.from_tensors(points(192, seed=0), points(64, seed=1))
