@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import signal
+import weakref
 from pathlib import Path
 
 import pytest
 import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 
 from reparam.data.batches import epoch_order, present
 from reparam.training.distributed import (
@@ -17,6 +21,7 @@ from reparam.training.distributed import (
     check_backend,
     check_global_batch,
     choose_device,
+    leave_world,
     noise_seed,
     rank_noise_seed,
     share_bounds,
@@ -133,3 +138,36 @@ def test_sigterm_on_one_rank_stops_every_rank_at_the_same_batch(tmp_path: Path) 
     assert [s["signum"] for s in seen] == [signal.SIGTERM, signal.SIGTERM]
     assert seen[0]["progress"] == seen[1]["progress"] == [1, 4]
     assert seen[0]["checkpoint"] == [1, 4]  # rank 0 saved where both stopped
+
+
+def test_leaving_frees_a_wrapper_held_by_a_cycle_while_its_group_is_alive(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A DDP wrapper that only a reference cycle keeps must not outlive its process
+    group (freed at interpreter shutdown, gloo aborts a run that succeeded)."""
+    monkeypatch.setenv("GLOO_SOCKET_IFNAME", "lo")
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    alive_at_teardown = []
+    destroy = dist.destroy_process_group
+
+    def watched_destroy() -> None:
+        alive_at_teardown.append(wrapper() is not None)
+        destroy()
+
+    monkeypatch.setattr(dist, "destroy_process_group", watched_destroy)
+    collecting = gc.isenabled()
+    gc.disable()  # no collection by chance: only leave_world may free the cycle
+    try:
+        cycle: dict[str, object] = {"wrapper": DistributedDataParallel(torch.nn.Linear(2, 1))}
+        cycle["self"] = cycle
+        wrapper = weakref.ref(cycle["wrapper"])
+        del cycle
+        assert wrapper() is not None
+        leave_world(World(backend="gloo"))
+        assert alive_at_teardown == [False]
+        assert not dist.is_initialized()
+    finally:
+        if collecting:
+            gc.enable()
+        if dist.is_initialized():
+            destroy()

@@ -22,6 +22,7 @@ seeds hashed from ``(seed, rank)``, so no two ranks repeat each other's draws.
 from __future__ import annotations
 
 import datetime
+import gc
 import hashlib
 import os
 from collections.abc import Mapping
@@ -203,8 +204,17 @@ def _store_of_this_attempt(environ: Mapping[str, str], restarts: int) -> dict[st
 
 
 def leave_world(world: World) -> None:
-    """Tear the process group down (a no-op for one process)."""
+    """Tear the process group down (a no-op for one process).
+
+    Objects kept alive only by reference cycles are collected first: a
+    ``DistributedDataParallel`` wrapper in such a cycle (a trainer caught in the
+    traceback of an exception handled during its construction, for instance)
+    would otherwise outlive the process group and be freed during interpreter
+    shutdown, which gloo can answer with ``terminate called without an active
+    exception`` (SIGABRT) after a run that succeeded.
+    """
     if world.is_distributed and dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()
 
 
