@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
+import mpmath
 import numpy as np
 import pytest
 import torch
@@ -16,6 +18,7 @@ from reparam.distributions._special.angle import (
     tail_quadrature,
 )
 from reparam.distributions._special.bessel import (
+    _debye_polynomials,
     _step_down,
     _step_down_torch,
     bessel_iv_ratio,
@@ -40,6 +43,34 @@ def test_log_bessel_and_ratio_match_scipy(nu: float) -> None:
     np.testing.assert_allclose(log_i.numpy(), np.log(special.ive(nu, k)) + k, atol=1e-11, rtol=0)
     expected = special.ive(nu + 1, k) / special.ive(nu, k)
     np.testing.assert_allclose(ratio.numpy(), expected, rtol=1e-11)
+
+
+def test_the_debye_polynomials_are_the_published_ones() -> None:
+    # DLMF 10.41.10: u_1..u_4, with the denominators 24, 1152, 414720, 39813120.
+    published = [
+        ({1: 3, 3: -5}, 24),
+        ({2: 81, 4: -462, 6: 385}, 1152),
+        ({3: 30375, 5: -369603, 7: 765765, 9: -425425}, 414720),
+        ({4: 4465125, 6: -94121676, 8: 349922430, 10: -446185740, 12: 185910725}, 39813120),
+    ]
+    generated = _debye_polynomials(7)
+    for ours, (numerators, denominator) in zip(generated, published, strict=False):
+        assert ours == {p: Fraction(c, denominator) for p, c in numerators.items()}
+    assert [max(u) for u in generated] == [3, 6, 9, 12, 15, 18, 21]
+
+
+@pytest.mark.parametrize("nu", [0.0, 4.0, 24.5, 29.0, 30.0])
+def test_bessel_functions_match_mpmath_where_the_expansion_starts(nu: float) -> None:
+    # k near the starting order mu (p = mu / r near 0.7) is where the expansion's
+    # truncation error peaks; the recurrence then carries it down to nu.
+    k = torch.tensor([1e-3, 1.0, 10.0, 25.0, 30.0, 40.0, 60.0, 1e3, 1e5], dtype=F64)
+    log_ive, ratio, complement = log_ive_and_ratios(nu, k)
+    with mpmath.workdps(40):
+        for i, kappa in enumerate(k.tolist()):
+            i_nu, i_next = mpmath.besseli(nu, kappa), mpmath.besseli(nu + 1, kappa)
+            assert abs(float(mpmath.log(i_nu) - kappa) - log_ive[i].item()) < 2e-12
+            assert float(i_next / i_nu) == pytest.approx(ratio[i].item(), rel=1e-12, abs=0)
+            assert float(1 - i_next / i_nu) == pytest.approx(complement[i].item(), rel=1e-12)
 
 
 def test_bessel_derivatives_are_exact_identities() -> None:
