@@ -39,8 +39,12 @@ def reference(theta: float, kappa: float, dim: int) -> float:
     return -integrate.quad(integrand, 0.0, theta, epsabs=1e-14, epsrel=1e-12, limit=400)[0]
 
 
-@pytest.mark.parametrize("dim", [4, 5, 10, 100])
-@pytest.mark.parametrize("kappa", [1e-3, 1.0, 10.0, 300.0, "threshold"])
+KAPPAS: list[float | str] = [1e-3, 1.0, 10.0, 300.0, "threshold"]
+CASES = [(dim, kappa) for dim in (4, 5, 10, 100) for kappa in KAPPAS]
+CASES += [(2, kappa) for kappa in (10.0, 300.0, "threshold")]  # below 4: the Fourier series
+
+
+@pytest.mark.parametrize(("dim", "kappa"), CASES)
 def test_chained_slopes_match_adaptive_quadrature(dim: int, kappa: float | str) -> None:
     k = 0.99 * concentrated_threshold(dim) if kappa == "threshold" else float(kappa)
     torch.manual_seed(0)
@@ -87,7 +91,8 @@ def test_when_chaining_applies() -> None:
     k = torch.tensor(2.0, dtype=F64)
     assert shares_concentration(torch.zeros(MIN_SHARED, dtype=F64), k, 10)
     assert not shares_concentration(torch.zeros(MIN_SHARED - 1, dtype=F64), k, 10)
-    assert not shares_concentration(torch.zeros(100, dtype=F64), k, 3)  # closed form there
+    assert not shares_concentration(torch.zeros(MIN_SHARED, dtype=F64), k, 3)  # closed form
+    assert shares_concentration(torch.zeros(MIN_SHARED, dtype=F64), k, 2)  # von Mises
     batch = torch.ones(4, dtype=F64)
     assert shares_concentration(torch.zeros(MIN_SHARED, 4, dtype=F64), batch, 10)
     assert not shares_concentration(torch.zeros(MIN_SHARED, 4, 1, dtype=F64), batch, 10)

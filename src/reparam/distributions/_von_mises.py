@@ -53,7 +53,8 @@ from torch.distributions import constraints
 
 from reparam.distributions._constraints import positive_finite, valid_concentration
 from reparam.distributions._shapes import SampleShape
-from reparam.distributions._special.angle import angle_dtheta_dkappa, angle_survival
+from reparam.distributions._special.angle import angle_survival
+from reparam.distributions._special.angle_chain import dtheta_dkappa
 from reparam.distributions._special.implicit import attach_gradient
 from reparam.distributions._special.limit_law import (
     by_concentration,
@@ -169,9 +170,10 @@ def _dz_dkappa(centred: Tensor, kappa: Tensor) -> Tensor:
 def _exact_dz_dkappa(centred: Tensor, kappa: Tensor) -> Tensor:
     """``dz/dkappa`` for centred float64 samples: series for small, quadrature for large kappa.
 
-    Both on every element, chosen by ``torch.where`` (no host read).
+    Both on every element, chosen by ``torch.where`` (no host read); the quadrature
+    is chained when many samples share a concentration.
     """
-    return torch.sign(centred) * angle_dtheta_dkappa(centred.abs(), kappa, 2)
+    return torch.sign(centred) * dtheta_dkappa(centred.abs(), kappa, 2)
 
 
 def _envelope_r(kappa: Tensor) -> Tensor:

@@ -71,7 +71,7 @@ from reparam.distributions._constraints import positive_finite, unit_vector, val
 from reparam.distributions._hyperspherical_uniform import HypersphericalUniform
 from reparam.distributions._shapes import SampleShape
 from reparam.distributions._special.angle import angle_dtheta_dkappa
-from reparam.distributions._special.angle_chain import chained_dtheta_dkappa, shares_concentration
+from reparam.distributions._special.angle_chain import dtheta_dkappa
 from reparam.distributions._special.bessel import (
     bessel_iv_ratio,
     bessel_iv_ratio_complement,
@@ -226,18 +226,15 @@ class VonMisesFisher(Distribution):
 def _dtheta_dkappa(theta: Tensor, kappa: Tensor, dim: int) -> Tensor:
     """``d theta / d kappa`` of the sampler that drew ``theta`` at each concentration.
 
-    Many samples per concentration (``rsample((n,))`` with ``n >= 8``) share the
+    Many samples per concentration (``rsample((n,))`` with ``n >= 128``) share the
     quadrature's work (:mod:`reparam.distributions._special.angle_chain`).
     """
-    exact = (
-        chained_dtheta_dkappa if shares_concentration(theta, kappa, dim) else angle_dtheta_dkappa
-    )
     if dim == 3:  # sampled by inversion at every concentration: the closed form throughout
         return angle_dtheta_dkappa(theta, kappa, dim)
     return by_concentration(
         kappa,
         dim,
-        lambda k: exact(theta, k, dim),
+        lambda k: dtheta_dkappa(theta, k, dim),
         lambda k: concentrated_dtheta_dkappa(theta, k, dim),
     )
 

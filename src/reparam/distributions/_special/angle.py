@@ -27,6 +27,7 @@ magnitude over ``[0, pi]``. All arithmetic is float64.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -166,7 +167,18 @@ def tail_quadrature(theta: Tensor, kappa: Tensor, dim: int) -> tuple[Tensor, Ten
     return upper, torch.log(mass) + log_h0, dtheta
 
 
-def angle_dtheta_dkappa(theta: Tensor, kappa: Tensor, dim: int) -> Tensor:
+Quadrature = Callable[[Tensor, Tensor, int], Tensor]
+"""``quadrature(theta, kappa, dim)``: ``d theta / d kappa`` by integrating the density."""
+
+
+def per_angle_quadrature(theta: Tensor, kappa: Tensor, dim: int) -> Tensor:
+    """``d theta / d kappa`` by :func:`tail_quadrature`: 24 nodes for each angle."""
+    return tail_quadrature(theta, kappa, dim)[2]
+
+
+def angle_dtheta_dkappa(
+    theta: Tensor, kappa: Tensor, dim: int, quadrature: Quadrature = per_angle_quadrature
+) -> Tensor:
     """``d theta / d kappa`` for an angle sample ``theta``, in float64 (no gradient).
 
     >>> k = torch.tensor(2.0, dtype=torch.float64)
@@ -177,6 +189,8 @@ def angle_dtheta_dkappa(theta: Tensor, kappa: Tensor, dim: int) -> Tensor:
     For ``d = 3`` the CDF of ``w = cos theta`` is ``expm1(k (1 + w)) / expm1(2k)`` and
     the derivative has the closed form of :func:`_dtheta_dkappa_sphere`; for ``d = 2``
     and ``k <= 4`` the von Mises CDF's Fourier series is cheaper than quadrature.
+    Elsewhere ``quadrature`` integrates (``angle_chain.dtheta_dkappa`` passes the
+    chained rule when many angles share a concentration).
     """
     theta, kappa = theta.double(), kappa.double()
     if dim == 3:
@@ -184,9 +198,9 @@ def angle_dtheta_dkappa(theta: Tensor, kappa: Tensor, dim: int) -> Tensor:
     if dim == 2:  # theta = |z|, z centred von Mises; both on every element, no host read
         small = kappa <= MAX_KAPPA
         series = von_mises_dz_dkappa(theta, torch.where(small, kappa, MAX_KAPPA))
-        quadrature = tail_quadrature(theta, torch.where(small, 2.0 * MAX_KAPPA, kappa), dim)[2]
-        return torch.where(small, series, quadrature)
-    return tail_quadrature(theta, kappa, dim)[2]
+        integrated = quadrature(theta, torch.where(small, 2.0 * MAX_KAPPA, kappa), dim)
+        return torch.where(small, series, integrated)
+    return quadrature(theta, kappa, dim)
 
 
 def _dtheta_dkappa_sphere(theta: Tensor, kappa: Tensor) -> Tensor:

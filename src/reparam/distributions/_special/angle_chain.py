@@ -29,7 +29,7 @@ held relative to ``h`` at the mode.
 The cost per angle is one 6-node rule instead of 24 nodes, plus ``2 LEVELS`` 24-node
 rules per concentration: chaining is used from ``MIN_SHARED = 128`` angles per
 concentration. Against the per-angle
-rule with 256 nodes, for ``d`` from 4 to 100 and ``k`` from ``1e-3`` to the limit
+rule with 256 nodes, for ``d = 2`` and from 4 to 100 and ``k`` from ``1e-3`` to the limit
 law's threshold, the error is below ``1e-8`` of the batch's largest
 ``|d theta / d k|`` (tested), as the per-angle rule's own.
 """
@@ -44,6 +44,7 @@ from torch import Tensor
 from reparam.distributions._special.angle import (
     _log_h,
     _mode,
+    angle_dtheta_dkappa,
     tail_moments,
     tail_quadrature,
     unit_legendre,
@@ -70,14 +71,29 @@ _NODES = 6
 
 
 def shares_concentration(theta: Tensor, kappa: Tensor, dim: int) -> bool:
-    """Whether ``theta`` is ``[*sample, *kappa.shape]`` with enough samples to chain."""
+    """Whether ``theta`` is ``[*sample, *kappa.shape]`` with enough samples to chain
+    (never for ``d = 3``, which has a closed form)."""
     trailing = theta.shape[theta.dim() - kappa.dim() :] if kappa.dim() else torch.Size()
     return (
-        dim >= 4
+        dim != 3
         and theta.dim() >= kappa.dim()
         and trailing == kappa.shape
         and theta.numel() >= MIN_SHARED * max(kappa.numel(), 1)
     )
+
+
+def dtheta_dkappa(theta: Tensor, kappa: Tensor, dim: int) -> Tensor:
+    """``d theta / d kappa`` (float64, no gradient): :func:`angle_dtheta_dkappa`, with the
+    chained rule where :func:`shares_concentration` (the same values to ``1e-8``).
+
+    >>> k = torch.tensor(3.0, dtype=torch.float64)
+    >>> theta = torch.linspace(0.05, 3.0, 256, dtype=torch.float64)
+    >>> bool(torch.allclose(dtheta_dkappa(theta, k, 5), angle_dtheta_dkappa(theta, k, 5)))
+    True
+    """
+    if shares_concentration(theta, kappa, dim):
+        return angle_dtheta_dkappa(theta, kappa, dim, chained_dtheta_dkappa)
+    return angle_dtheta_dkappa(theta, kappa, dim)
 
 
 def chained_dtheta_dkappa(theta: Tensor, kappa: Tensor, dim: int) -> Tensor:
@@ -152,9 +168,12 @@ def _piece(
     nodes, weights = unit_legendre(start.device, _NODES)
     width = end - start
     phi = torch.mul(width.unsqueeze(-1), nodes).add_(start.unsqueeze(-1))
-    ratio = torch.sin(phi).log_().mul_(dim - 2)
+    sine_term = torch.sin(phi).log_().mul_(dim - 2) if dim > 2 else None
     cos_phi = phi.cos_()
-    ratio.addcmul_(cos_phi, k.unsqueeze(-1)).sub_(log_peak.unsqueeze(-1)).exp_()
+    ratio = torch.mul(cos_phi, k.unsqueeze(-1))
+    if sine_term is not None:
+        ratio.add_(sine_term)
+    ratio.sub_(log_peak.unsqueeze(-1)).exp_()
     length = width.abs()
     return length * (ratio @ weights), length * (ratio.mul_(cos_phi) @ weights)
 
