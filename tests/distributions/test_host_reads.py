@@ -218,7 +218,7 @@ def test_a_sample_never_accepted_is_nan_and_raises_under_validation() -> None:
 def test_fixed_rounds_give_the_first_accepted_proposal(n: int) -> None:
     # Proposals uniform on [0, 1), accepted with probability 0.65 + 0.35 x (never
     # below the samplers' floor): accepted values have density (0.65 + 0.35 x) / 0.825.
-    # Both the single-stage (n = 100) and the two-stage path (n = 20,000) must be
+    # Both the single-stage (n = 100) and the staged path (n = 20,000) must be
     # exact; a version that kept the last proposal when rejected would have mean 1/2.
     torch.manual_seed(n)
 

@@ -14,16 +14,17 @@ the number of proposals is fixed in advance instead, by the number of samples
 
 * ``n * 27 <= 4096``: 27 rounds for every sample, drawn at once
   (``p^27 < 5e-13``);
-* otherwise in ``STAGES = (2, 2, 23)`` rounds: 2 for every sample, then 2 more
-  for each of the first ``m_1`` samples still pending, then 23 more for each of
-  the first ``m_2`` still pending, the pending ones gathered into buffers of
-  fixed sizes on the device (by a stable sort of the pending flags). Before stage
-  ``i`` a sample is pending with chance ``q_i = p^r`` (``r`` rounds so far);
-  ``m_i`` is the smallest size for which ``q_i`` times the Chernoff bound on
-  ``P(Binomial(n - 1, q_i) >= m_i)`` is below ``1e-13``: a sample misses a buffer
-  with chance below ``1e-13`` per stage, and is rejected in all its 27 rounds with
-  chance below ``5e-13``. For ``n = 10^4``, ``m_1 = 1484`` and ``m_2 = 246``:
-  about ``2.9 n`` proposals in all, against ``1.54 n`` expected for a loop
+* otherwise in ``STAGES = (1, 2, 3, 21)`` rounds: 1 for every sample, then 2
+  more for each of the first ``m_1`` samples still pending, 3 more for each of
+  the first ``m_2`` still pending and 21 more for each of the first ``m_3``, the
+  pending ones gathered into buffers of fixed sizes on the device (by a stable
+  sort of the pending flags). Before stage ``i`` a sample is pending with chance
+  ``q_i = p^r`` (``r`` rounds so far); ``m_i`` is the smallest size for which
+  ``q_i`` times the Chernoff bound on ``P(Binomial(n - 1, q_i) >= m_i)`` is
+  below ``1e-13``: a sample misses one of the three buffers with chance below
+  ``3e-13``, and is rejected in all its 27 rounds with chance below ``5e-13``.
+  For ``n = 10^4``, ``m_1 = 3900``, ``m_2 = 586`` and ``m_3 = 55``: about
+  ``2.1 n`` proposals in all, against ``1.54 n`` expected for a loop
   (``n / 0.65``) and ``27 n`` at once.
 
 Each value is the first accepted proposal of its sample (the rounds are
@@ -56,8 +57,8 @@ FAILURE = 1e-12
 MAX_ROUNDS = 27
 """The most proposals a sample gets: ``0.35^27 < 5e-13``."""
 
-STAGES = (2, 2, 23)
-"""Rounds per stage for large ``n``: all samples, then two buffers of pending ones."""
+STAGES = (1, 2, 3, 21)
+"""Rounds per stage for large ``n``: all samples, then three buffers of pending ones."""
 
 _SINGLE_LIMIT = 4096
 """Largest ``n * MAX_ROUNDS`` drawn in a single stage (small batches: fewer operations)."""
@@ -78,8 +79,8 @@ at ``index`` (``m`` of them; all ``n``, in order, for ``None``)."""
 def buffer_size(n: int, rounds_before: int) -> int:
     """``m``: a stage's buffer after ``rounds_before`` rounds (see the module docstring).
 
-    >>> buffer_size(10_000, 2), buffer_size(10_000, 4)
-    (1484, 246)
+    >>> buffer_size(10_000, 1), buffer_size(10_000, 3), buffer_size(10_000, 6)
+    (3900, 586, 55)
     """
     q = (1.0 - ACCEPT_FLOOR) ** rounds_before
     others = n - 1
