@@ -160,7 +160,8 @@ def _log_series(mu: float, p: Array) -> Array:
         powers[0] = p
         for n in range(1, len(values)):
             np.multiply(powers[n - 1], p, out=powers[n])
-        return np.log1p(np.tensordot(np.asarray(values), powers, axes=1))
+        total = np.asarray(values) @ powers.reshape(len(values), -1)
+        return np.log1p(total.reshape(p.shape))
     coefficients = device_constants(values, p.device)
     powers = p.unsqueeze(-1).expand(*p.shape, len(values)).cumprod(-1)
     return torch.log1p(powers @ coefficients)
