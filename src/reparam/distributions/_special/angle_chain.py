@@ -168,11 +168,12 @@ def _piece(
     nodes, weights = unit_legendre(start.device, _NODES)
     width = end - start
     phi = torch.mul(width.unsqueeze(-1), nodes).add_(start.unsqueeze(-1))
-    sine_term = torch.sin(phi).log_().mul_(dim - 2) if dim > 2 else None
+    ratio = torch.sin(phi) if dim > 2 else None  # before phi becomes cos(phi) in place
     cos_phi = phi.cos_()
-    ratio = torch.mul(cos_phi, k.unsqueeze(-1))
-    if sine_term is not None:
-        ratio.add_(sine_term)
+    if ratio is None:  # d = 2: no sine term
+        ratio = torch.mul(cos_phi, k.unsqueeze(-1))
+    else:
+        ratio.log_().mul_(dim - 2).addcmul_(cos_phi, k.unsqueeze(-1))
     ratio.sub_(log_peak.unsqueeze(-1)).exp_()
     length = width.abs()
     return length * (ratio @ weights), length * (ratio.mul_(cos_phi) @ weights)
