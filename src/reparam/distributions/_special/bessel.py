@@ -49,7 +49,6 @@ past ``k = 50 (nu + 1)^2 + 50`` the slope comes instead from the asymptotic seri
 
 from __future__ import annotations
 
-import functools
 import math
 from fractions import Fraction
 from typing import Any
@@ -59,7 +58,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
-from reparam.distributions._special.constants import device_constants
+from reparam.distributions._special.constants import device_constants, kept_eagerly
 
 _DEBYE_TERMS = 7
 """Terms ``u_1..u_7`` of the expansion: the first left out is below ``0.18 / mu^8``."""
@@ -99,26 +98,14 @@ _SERIES_POWERS = 3 * _DEBYE_TERMS
 """The highest power of ``p`` in the series: ``u_j`` has degree ``3 j``."""
 
 
+@kept_eagerly
 def _series_coefficients(mu: float) -> tuple[float, ...]:
-    """``c_1..c_21`` with ``sum_j u_j(p) / mu^j = sum_n c_n p^n`` (``c_0 = 0``).
-
-    Kept per ``mu`` eagerly; summed afresh under ``torch.compile``, which traces
-    through caches (as :func:`~reparam.distributions._special.constants.device_constants`).
-    """
-    if torch.compiler.is_compiling():
-        return _summed_coefficients(mu)
-    return _kept_coefficients(mu)
-
-
-def _summed_coefficients(mu: float) -> tuple[float, ...]:
+    """``c_1..c_21`` with ``sum_j u_j(p) / mu^j = sum_n c_n p^n`` (``c_0 = 0``)."""
     coefficients = [0.0] * (_SERIES_POWERS + 1)
     for order, terms in enumerate(_DEBYE_U, start=1):
         for power, c in terms.items():
             coefficients[power] += float(c) / mu**order
     return tuple(coefficients[1:])
-
-
-_kept_coefficients = functools.lru_cache(maxsize=64)(_summed_coefficients)
 
 
 Array = Any
@@ -500,7 +487,7 @@ def ratio_slope(nu: float, k: Tensor, ratio: Tensor, complement: Tensor) -> Tens
     element (no host read); on an eager CPU in NumPy, as the ratios themselves.
     """
     shape = k.shape
-    host = k.device.type == "cpu" and not torch.compiler.is_compiling()
+    host = _on_host(k)
     values: list[Any] = [t.double() for t in (k, ratio, complement)]
     if host:
         values = [t.numpy().reshape(-1) for t in values]
