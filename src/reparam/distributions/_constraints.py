@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 from torch.distributions import constraints
@@ -45,7 +47,7 @@ class _PositiveFinite(constraints.Constraint):
     """Real numbers in ``(0, inf)``: positive, and neither infinite nor NaN."""
 
     def check(self, value: Tensor) -> Tensor:
-        return (value > 0) & torch.isfinite(value)
+        return (value > 0) & (value < math.inf)  # NaN fails both
 
 
 positive_finite = _PositiveFinite()

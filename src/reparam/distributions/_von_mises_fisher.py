@@ -78,7 +78,6 @@ from reparam.distributions._special.bessel import (
     entropy_terms,
     log_bessel_ive,
 )
-from reparam.distributions._special.implicit import attach_gradient
 from reparam.distributions._special.limit_law import (
     by_concentration,
     concentrated_angle,
@@ -163,12 +162,12 @@ class VonMisesFisher(Distribution):
             theta = torch.where(valid_concentration(kappa64), theta, math.nan)
         if self._validate_args:
             raise_if_rejected(theta, self.concentration, "Wood's von Mises-Fisher sampler")
-        theta_t = theta.to(dtype)
+        implicit = None
         if torch.is_grad_enabled() and self.concentration.requires_grad:
             with torch.no_grad():
                 slope = _dtheta_dkappa(theta, kappa64, self.dim).to(dtype)
-            theta_t = attach_gradient(theta_t, [(slope, self.concentration.expand(shape))])
-        return place_sample(theta_t, tangent, self.loc)
+            implicit = (self.concentration, slope)
+        return place_sample(theta.to(dtype), tangent, self.loc, implicit)
 
     def _scaled_log_normalizer(self, log_ive: Tensor | None = None) -> Tensor:
         """``log C_d(k) + k``, computed without the cancellation of ``log I_nu(k) ~ k``.
@@ -259,84 +258,93 @@ def reflect_from_first_axis(x: Tensor, direction: Tensor) -> Tensor:
     return -sign * (x - scale * u)
 
 
-def _householder(direction: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """``(s, u, c)`` of :func:`reflect_from_first_axis`, with ``c = 2 / |u|^2``."""
-    sign = torch.where(direction[..., :1] >= 0, 1.0, -1.0).to(direction)
-    u = sign * direction
-    u = torch.cat([u[..., :1] + 1.0, u[..., 1:]], dim=-1)
-    return sign, u, 2.0 / (u * u).sum(-1, keepdim=True)
-
-
-def _dot(a: Tensor, b: Tensor) -> Tensor:
-    """Row-wise ``sum(a * b, -1)``; a matrix-vector product when ``b`` is one vector."""
-    if b.dim() == 1:
-        return a @ b
-    return (a * b).sum(-1)
-
-
 class _PlacedSample(torch.autograd.Function):
     """``x = Q (cos(theta) e_1 + sin(theta) v)``, ``Q`` of :func:`reflect_from_first_axis`.
 
-    ``Q y = -s (y - c (u.y) u)`` is symmetric, so the gradient with respect to
-    ``y`` is ``Q g``; with respect to ``theta`` it is ``(Q g) . (-sin(theta) e_1 +
-    cos(theta) v)``; with respect to ``u`` it is ``s c [(u.g) y + (u.y) g -
-    c (u.y)(u.g) u]`` (``dc = -c^2 u.du``), and ``du = s d(direction)``, so with
-    respect to ``direction`` it is ``c [...]`` summed over the samples. Every term
-    is a row-wise dot product or one pass over ``[*, d]`` (matrix-vector products
-    for one direction): no autograd graph over the ``[*, d]`` sample. The forward
-    pass adds ``cos(theta) Q e_1`` and ``sin(theta) Q (0, v)`` last, so that a
-    tangent part below rounding of 1 (``theta < eps``, a concentration past about
-    ``1e14`` in float32) survives instead of vanishing into ``u . y``.
+    With ``p = direction + s e_1`` (``u = s p``, so ``(u.y) u = (p.y) p``) and
+    ``c = 2 / |p|^2``, ``Q y = s (c (p.y) p - y)``. The forward pass computes
+    ``a = Q e_1`` and ``b = Q (0, v)`` and returns ``cos(theta) a + sin(theta) b``,
+    the two terms apart so that a tangent part below rounding of 1 (``theta < eps``,
+    a concentration past about ``1e14`` in float32) survives instead of vanishing
+    into ``p.y``.
+
+    Backward: with respect to ``theta``, ``g.b cos(theta) - g.a sin(theta)``; with
+    respect to the concentration (when a slope ``d theta / d k`` is given), that
+    times the slope, summed to the concentration's shape: the implicit gradient
+    without a separate node in the graph; with respect to ``direction``
+    (``dp = d(direction)``, ``dc = -c^2 p.dp``), ``s c [(p.g) y + (p.y) g - c (p.y)(p.g) p]``
+    summed over the samples. Every term is a row-wise dot product or one pass over
+    ``[*, d]`` (matrix-vector products for one direction): no autograd graph over
+    the ``[*, d]`` sample.
     """
 
     @staticmethod
-    def forward(ctx: FunctionCtx, theta: Tensor, tangent: Tensor, direction: Tensor) -> Tensor:
-        sign, u, c = _householder(direction)
+    def forward(
+        ctx: FunctionCtx,
+        theta: Tensor,
+        concentration: Tensor | None,
+        slope: Tensor | None,
+        tangent: Tensor,
+        direction: Tensor,
+    ) -> Tensor:
+        first = direction[..., :1]
+        sign = torch.ones_like(first).copysign_(first)  # s, +-1 (either at 0)
+        p = torch.cat([first + sign, direction[..., 1:]], -1)
+        c = torch.linalg.vecdot(p, p).unsqueeze(-1).reciprocal_().mul_(2.0)
         cos, sin = torch.cos(theta).unsqueeze(-1), torch.sin(theta).unsqueeze(-1)
-        u_tangent = _dot(tangent, u[..., 1:]).unsqueeze(-1)  # u_{2:} . v
-        u_y = u[..., :1] * cos + sin * u_tangent  # u . y
-        local = torch.cat([cos, tangent * sin], dim=-1)
-        # x = Q y = cos(theta) Q e_1 + sin(theta) Q (0, v), the two terms apart so that
-        # a tangent part below rounding of 1 (theta < eps) is not lost in their sum.
-        first_column = torch.mul(u, c * u[..., :1])
-        first_column[..., 0] -= 1.0
-        first_column.mul_(sign)  # Q e_1
-        x = torch.mul(u, c * u_tangent)
-        x[..., 1:] -= tangent
-        x.mul_(sign * sin).addcmul_(first_column, cos)
-        ctx.save_for_backward(local, tangent, u, c, sign, cos, sin, u_tangent, u_y)
+        along = torch.linalg.vecdot(tangent, direction[..., 1:]).unsqueeze(-1)  # p_{2:} . v
+        p_first = p[..., :1]
+        a = torch.mul(p, c * p_first)  # Q e_1 = s (c p_1 p - e_1)
+        a[..., 0] -= 1.0
+        a.mul_(sign)
+        b = torch.mul(p, c * along)  # Q (0, v) = s (c (p_{2:} . v) p - (0, v))
+        b[..., 1:] -= tangent
+        b.mul_(sign)
+        ctx.save_for_backward(concentration, slope, tangent, sign, p, c, cos, sin, along, a, b)
         ctx.direction_shape = direction.shape  # type: ignore[attr-defined]
-        return x
+        return torch.mul(a, cos).addcmul_(b, sin)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, Tensor]:
-        local, tangent, u, c, sign, cos, sin, u_tangent, u_y = ctx.saved_tensors
-        u_g = _dot(grad, u).unsqueeze(-1)  # u . g
-        # (Q g) . dy/dtheta, with (Q g)_1 and (Q g)_{2:} . v written out.
-        first = grad[..., :1] - c * u_g * u[..., :1]
-        along = _dot(grad[..., 1:], tangent).unsqueeze(-1) - c * u_g * u_tangent
-        grad_theta = (-sign * (cos * along - sin * first)).squeeze(-1)
-        if u.dim() == 1:  # one direction for all samples: sums over them by BLAS
-            d = u.shape[0]
-            flat_g, flat_y = u_g.reshape(-1), u_y.reshape(-1)
-            total = local.reshape(-1, d).T @ flat_g + grad.reshape(-1, d).T @ flat_y
-            grad_direction = c * (total - c * (flat_y @ flat_g) * u)
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+        concentration, slope, tangent, sign, p, c, cos, sin, along, a, b = ctx.saved_tensors
+        grad_theta = torch.linalg.vecdot(grad, b).mul_(cos.squeeze(-1))
+        grad_theta -= torch.linalg.vecdot(grad, a).mul_(sin.squeeze(-1))
+        grad_kappa = None
+        if ctx.needs_input_grad[1]:
+            grad_kappa = (grad_theta * slope).sum_to_size(concentration.shape)
+        p_y = p[..., :1] * cos + sin * along  # p . y
+        y = torch.cat([cos, tangent * sin], dim=-1)
+        if p.dim() == 1:  # one direction for all samples: sums over them by BLAS
+            d = p.shape[0]
+            p_g = grad.reshape(-1, d) @ p
+            flat_y = p_y.reshape(-1)
+            total = y.reshape(-1, d).T @ p_g + grad.reshape(-1, d).T @ flat_y
+            grad_direction = (sign * c) * (total - c * (flat_y @ p_g) * p)
         else:
-            grad_u = c * (u_g * local + u_y * grad - c * u_y * u_g * u)
-            grad_direction = grad_u.sum_to_size(ctx.direction_shape)
-        return grad_theta, None, grad_direction
+            p_g = torch.linalg.vecdot(grad, p).unsqueeze(-1)
+            grad_p = (p_g * y).addcmul_(p_y, grad).sub_(c * p_y * p_g * p)
+            grad_direction = (grad_p.mul_(sign * c)).sum_to_size(ctx.direction_shape)
+        return grad_theta, grad_kappa, None, None, grad_direction
 
 
-def place_sample(theta: Tensor, tangent: Tensor, direction: Tensor) -> Tensor:
+def place_sample(
+    theta: Tensor,
+    tangent: Tensor,
+    direction: Tensor,
+    implicit: tuple[Tensor, Tensor] | None = None,
+) -> Tensor:
     """``reflect_from_first_axis(cat(cos(theta), sin(theta) tangent), direction)``, fused.
 
     Args:
         theta: angles ``[*S, *B]``; tangent: unit vectors ``[*S, *B, d - 1]`` (no
         gradient); direction: unit vectors ``[*B, d]``.
+        implicit: ``(concentration, slope)``: the sample's gradient with respect to
+            ``concentration`` (broadcastable to ``theta``) is that of ``theta`` times
+            ``slope = d theta / d concentration`` (no gradient, ``theta``'s shape).
 
-    Differentiable in ``theta`` and ``direction`` (first order), with one pass of
-    arithmetic over the ``[*S, *B, d]`` sample in each direction.
+    Differentiable in ``theta``, ``direction`` and the concentration (first order),
+    with one pass of arithmetic over the ``[*S, *B, d]`` sample in each direction.
 
     >>> theta = torch.tensor([0.3, 1.2])
     >>> v = torch.nn.functional.normalize(torch.tensor([[1.0, 2.0], [-1.0, 0.5]]), dim=-1)
@@ -345,7 +353,8 @@ def place_sample(theta: Tensor, tangent: Tensor, direction: Tensor) -> Tensor:
     >>> torch.allclose(place_sample(theta, v, mu), reflect_from_first_axis(local, mu))
     True
     """
-    out: Tensor = _PlacedSample.apply(theta, tangent, direction)
+    concentration, slope = implicit if implicit is not None else (None, None)
+    out: Tensor = _PlacedSample.apply(theta, concentration, slope, tangent, direction)
     return out
 
 
@@ -394,12 +403,19 @@ def vmf_angle(kappa: Tensor, dim: int, shape: torch.Size, gamma: Tensor | None =
 
 
 def _envelope(kappa: Tensor, dim: int) -> tuple[Tensor, Tensor, Tensor]:
+    """``(b, -x0, c)`` of Wood's envelope (see the module docstring), of ``kappa``'s shape.
+
+    ``b = q / (2k + hypot(2k, q))``, and ``log(1 - x0^2) = log(4b / (1 + b)^2)``
+    from ``1 - x0 = 2b / (1 + b)`` and ``1 + x0 = 2 / (1 + b)``, exactly.
+    """
     q = dim - 1.0
-    b = q / (2.0 * kappa + torch.sqrt(4.0 * kappa * kappa + q * q))
-    x0 = (1.0 - b) / (1.0 + b)
-    # log(1 - x0^2) with 1 - x0 = 2b/(1+b) and 1 + x0 = 2/(1+b), exactly.
-    c = kappa * x0 + q * (torch.log(4.0 * b) - 2.0 * torch.log1p(b))
-    return b, x0, c
+    two_k = 2.0 * kappa
+    q_t = torch.full_like(two_k, q)
+    b = q_t / torch.hypot(two_k, q_t).add_(two_k)
+    one_plus_b = 1.0 + b
+    neg_x0 = (b - 1.0).div_(one_plus_b)
+    log_1m_x0_sq = torch.div(b, one_plus_b.square_()).mul_(4.0).log_()
+    return b, neg_x0, log_1m_x0_sq.mul_(q).addcmul_(kappa, neg_x0, value=-1.0)
 
 
 def symmetric_beta_odds(dim: int, shape: torch.Size, device: torch.device) -> Tensor:
@@ -413,11 +429,12 @@ def symmetric_beta_odds(dim: int, shape: torch.Size, device: torch.device) -> Te
     power = math.inf if dim == 2 else 2.0 / (dim - 2)
     u = torch.rand(shape, dtype=torch.float64, device=device)
     angle = torch.rand(shape, dtype=torch.float64, device=device).mul_(2.0 * math.pi)
-    cos, sin = torch.cos(angle), torch.sin(angle)
+    cos = torch.cos(angle)
     u_power = u.log_().mul_(power).exp_()  # U^(2/(d-2)), 0 for d = 2
-    t = torch.sqrt(1.0 - u_power).mul_(cos)
-    one_minus_t2 = torch.addcmul(sin * sin, cos * cos, u_power)
-    below, above = one_minus_t2 / (1.0 - t).square_(), (1.0 + t).square_() / one_minus_t2
+    t = torch.rsub(u_power, 1.0).sqrt_().mul_(cos)
+    one_minus_t2 = torch.addcmul(angle.sin_().square_(), cos.square_(), u_power)
+    below = one_minus_t2 / torch.rsub(t, 1.0).square_()
+    above = torch.add(t, 1.0).square_().div_(one_minus_t2)
     return torch.where(t < 0, below, above)
 
 
@@ -437,20 +454,25 @@ def wood_angle(kappa: Tensor, dim: int, shape: torch.Size) -> Tensor:
     >>> bool((theta > 0).all() and (theta < 0.2).all())
     True
     """
-    flat_kappa = kappa.to(torch.float64).expand(shape).reshape(-1)
-    envelope = torch.stack((*_envelope(flat_kappa, dim), flat_kappa))  # [4, n]: b, x0, c, k
+    flat_kappa = kappa.to(torch.float64).expand(shape).reshape(-1, 1)
+    columns = (*_envelope(flat_kappa, dim), flat_kappa)  # b, -x0, c, k: each [n, 1]
+    table: list[Tensor] = []  # the columns stacked, for gathering pending samples
 
     def propose(index: Tensor | None, rounds: int) -> tuple[Tensor, Tensor]:
-        rows = envelope if index is None else envelope[:, index]
-        b, x0, c, k = rows.unsqueeze(-1)  # each [m, 1]
-        size = torch.Size([k.numel(), rounds])
+        if index is None:
+            b, neg_x0, c, k = columns
+        else:
+            if not table:
+                table.append(torch.stack(columns))
+            b, neg_x0, c, k = table[0][:, index]
+        size = torch.Size([k.shape[0], rounds])
         scaled_odds = symmetric_beta_odds(dim, size, kappa.device).mul_(b)
-        w = (1.0 - scaled_odds) / (1.0 + scaled_odds)
+        w = torch.rsub(scaled_odds, 1.0).div_(scaled_odds + 1.0)
         log_u = torch.rand(size, dtype=torch.float64, device=kappa.device).log_()
-        accept = torch.log1p(-x0 * w).mul_(dim - 1.0).addcmul_(k, w).sub_(c) >= log_u
+        accept = torch.mul(w, neg_x0).log1p_().mul_(dim - 1.0).addcmul_(k, w).sub_(c) >= log_u
         return scaled_odds, accept
 
-    scaled_odds = rejection_sample(propose, flat_kappa.numel())
+    scaled_odds = rejection_sample(propose, flat_kappa.shape[0])
     return torch.sqrt(scaled_odds).atan_().mul_(2.0).reshape(shape)
 
 

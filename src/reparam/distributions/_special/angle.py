@@ -69,12 +69,21 @@ def log_normalizer(kappa: Tensor, dim: int) -> Tensor:
     )
 
 
+def _cos_mode(kappa: Tensor, dim: int) -> Tensor:
+    """``cos phi* = 2k / (d - 2 + sqrt((d - 2)^2 + 4k^2))``, the cosine of ``h``'s mode."""
+    two_k = 2.0 * kappa
+    q = torch.full_like(two_k, float(dim - 2))
+    return two_k / torch.hypot(two_k, q).add_(q)
+
+
 def _mode(kappa: Tensor, dim: int) -> Tensor:
-    q = float(dim - 2)
-    return torch.acos(2.0 * kappa / (q + torch.sqrt(q * q + 4.0 * kappa * kappa)))
+    """``phi*``, the mode of ``h`` (``0`` for ``d = 2``)."""
+    return torch.acos(_cos_mode(kappa, dim))
 
 
-def _cut_point(theta: Tensor, upper: Tensor, kappa: Tensor, dim: int) -> Tensor:
+def _cut_point(
+    cos_theta: Tensor, sin_theta: Tensor, upper: Tensor, kappa: Tensor, dim: int
+) -> Tensor:
     """A point on ``theta``'s side beyond which ``h / h(theta) < exp(-46)``.
 
     With ``q = d - 2`` and the drop ``D(phi) = log h(theta) - log h(phi)``:
@@ -92,20 +101,61 @@ def _cut_point(theta: Tensor, upper: Tensor, kappa: Tensor, dim: int) -> Tensor:
     concentrations tested, at most about twice as far from ``theta`` as needed.
     """
     q = float(dim - 2)
-    cos_theta, sin_theta = torch.cos(theta), torch.sin(theta)
-    log_sin = torch.log(sin_theta)
+    past_half = cos_theta <= 0.0
     # Past pi/2, sin(phi) only falls: the sine term only adds to the drop.
-    slack = torch.where(theta >= 0.5 * math.pi, 0.0, -q * log_sin)
-    up = torch.acos((cos_theta - (_CUT + slack) / kappa).clamp_min(-1.0))
+    slack = torch.log(sin_theta).mul_(-q).masked_fill_(past_half, 0.0).add_(_CUT)
+    up = torch.acos(slack.div_(kappa).neg_().add_(cos_theta).clamp_min_(-1.0))
     if dim == 2:
         return up
     # Past pi/2 the sine term alone also bounds the drop: q log(sin theta / sin phi).
-    up_sine = math.pi - torch.asin(sin_theta * math.exp(-_CUT / q))
-    up = torch.where(theta >= 0.5 * math.pi, torch.minimum(up, up_sine), up)
-    # 1 - cos(theta) = 2 sin(theta/2)^2, without cancellation.
-    lift = 2.0 * kappa * torch.sin(0.5 * theta) ** 2
-    down = torch.asin(sin_theta * torch.exp(-(_CUT + lift) / q))
+    shrunk = sin_theta * math.exp(-_CUT / q)
+    up_sine = torch.asin(shrunk).neg_().add_(math.pi)
+    up = torch.where(past_half, torch.minimum(up, up_sine), up)
+    # exp(-k (1 - cos theta) / q): a rough 1 - cos theta is enough for a bound.
+    down = torch.asin(torch.sub(cos_theta, 1.0).mul_(kappa).div_(q).exp_().mul_(shrunk))
     return torch.where(upper, up, down)
+
+
+def _side(theta: Tensor, kappa: Tensor, dim: int) -> tuple[Tensor, ...]:
+    """``(theta, upper, log_h0, cut)`` at the broadcast shape, for the side away from the mode.
+
+    ``theta`` clamped into ``(0, pi)``; ``upper``: whether the side is ``[theta, pi]``;
+    ``log_h0 = log h(theta)``; ``cut``: :func:`_cut_point`.
+    """
+    theta, kappa = torch.broadcast_tensors(theta, kappa)
+    tiny = 1e-12
+    theta = theta.clamp(tiny, math.pi - tiny)
+    cos_theta, sin_theta = torch.cos(theta), torch.sin(theta)
+    log_h0 = kappa * cos_theta
+    if dim > 2:
+        log_h0.add_(torch.log(sin_theta), alpha=dim - 2)
+    # For d = 2 the mode is 0: always the upper side (theta >= mode: cos theta <= cos mode).
+    if dim == 2:
+        upper = torch.ones_like(theta, dtype=torch.bool)
+    else:
+        upper = cos_theta <= _cos_mode(kappa, dim)
+    return theta, upper, log_h0, _cut_point(cos_theta, sin_theta, upper, kappa, dim)
+
+
+def _node_sums(
+    theta: Tensor, width: Tensor, kappa: Tensor, dim: int, log_h0: Tensor
+) -> tuple[Tensor, Tensor]:
+    """``(sum_j w_j r_j, sum_j w_j cos(phi_j) r_j)`` with ``r = h(phi) / h(theta)`` at the
+    Gauss-Legendre nodes ``phi_j = theta + t_j width``: the integrals over the side, over
+    its length."""
+    nodes, weights = unit_legendre(theta.device)
+    # Nodes lie strictly inside (theta, cut), so sin(phi) > 0: no clamping needed.
+    # Two [*, nodes] buffers, updated in place (fresh large allocations cost page
+    # faults comparable to the arithmetic).
+    cos_phi = torch.addcmul(theta.unsqueeze(-1), width.unsqueeze(-1), nodes)
+    ratio = torch.sin(cos_phi) if dim > 2 else None
+    cos_phi.cos_()
+    if ratio is None:
+        ratio = torch.mul(cos_phi, kappa.unsqueeze(-1))
+    else:
+        ratio.log_().mul_(dim - 2).addcmul_(cos_phi, kappa.unsqueeze(-1))
+    ratio.sub_(log_h0.unsqueeze(-1)).exp_()  # h(phi) / h(theta)
+    return ratio @ weights, ratio.mul_(cos_phi) @ weights
 
 
 def tail_moments(theta: Tensor, kappa: Tensor, dim: int) -> tuple[Tensor, ...]:
@@ -121,29 +171,11 @@ def tail_moments(theta: Tensor, kappa: Tensor, dim: int) -> tuple[Tensor, ...]:
         side is ``[theta, pi]`` (else ``[0, theta]``), ``log h(theta)``, and the two
         integrals over the side, relative to ``h(theta)``.
     """
-    theta, kappa = torch.broadcast_tensors(theta, kappa)
-    tiny = 1e-12
-    theta = theta.clamp(tiny, math.pi - tiny)
-    # For d = 2 the mode is 0: always the upper side.
-    upper = torch.ones_like(theta, dtype=torch.bool) if dim == 2 else theta >= _mode(kappa, dim)
-    log_h0 = _log_h(theta, kappa, dim)
-    cut = _cut_point(theta, upper, kappa, dim)
-    nodes, weights = unit_legendre(theta.device)
-    # Nodes lie strictly inside (theta, cut), so sin(phi) > 0: no clamping needed.
-    # Two [*, nodes] buffers, updated in place (fresh large allocations cost page
-    # faults comparable to the arithmetic).
-    cos_phi = torch.mul((cut - theta).unsqueeze(-1), nodes).add_(theta.unsqueeze(-1))
-    ratio = torch.sin(cos_phi) if dim > 2 else None
-    cos_phi.cos_()
-    if ratio is None:
-        ratio = torch.mul(cos_phi, kappa.unsqueeze(-1))
-    else:
-        ratio.log_().mul_(dim - 2).addcmul_(cos_phi, kappa.unsqueeze(-1))
-    ratio.sub_(log_h0.unsqueeze(-1)).exp_()  # h(phi) / h(theta)
-    length = (cut - theta).abs()
-    mass = length * (ratio @ weights)
-    first = length * (ratio.mul_(cos_phi) @ weights)
-    return upper, log_h0, mass, first
+    theta, upper, log_h0, cut = _side(theta, kappa, dim)
+    width = cut - theta
+    mass, first = _node_sums(theta, width, kappa.expand_as(theta), dim, log_h0)
+    length = width.abs_()
+    return upper, log_h0, mass.mul_(length), first.mul_(length)
 
 
 def tail_quadrature(theta: Tensor, kappa: Tensor, dim: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -162,7 +194,7 @@ def tail_quadrature(theta: Tensor, kappa: Tensor, dim: int) -> tuple[Tensor, Ten
     """
     mean_cos = iv_ratio(dim / 2.0 - 1.0, kappa)  # before broadcasting: cheap
     upper, log_h0, mass, first = tail_moments(theta, kappa, dim)
-    signed = first - mean_cos * mass
+    signed = torch.addcmul(first, mean_cos, mass, value=-1.0)
     dtheta = torch.where(upper, signed, -signed)
     return upper, torch.log(mass) + log_h0, dtheta
 
@@ -172,8 +204,16 @@ Quadrature = Callable[[Tensor, Tensor, int], Tensor]
 
 
 def per_angle_quadrature(theta: Tensor, kappa: Tensor, dim: int) -> Tensor:
-    """``d theta / d kappa`` by :func:`tail_quadrature`: 24 nodes for each angle."""
-    return tail_quadrature(theta, kappa, dim)[2]
+    """``d theta / d kappa`` as :func:`tail_quadrature` gives it: 24 nodes for each angle.
+
+    The side's signed width ``cut - theta`` (positive on the upper side) carries
+    both the length and the sign: ``width (S_1 - m S_0)`` for the node sums ``S``.
+    """
+    mean_cos = iv_ratio(dim / 2.0 - 1.0, kappa)
+    theta, _, log_h0, cut = _side(theta, kappa, dim)
+    width = cut - theta
+    mass, first = _node_sums(theta, width, kappa.expand_as(theta), dim, log_h0)
+    return first.sub_(mass.mul_(mean_cos)).mul_(width)
 
 
 def angle_dtheta_dkappa(

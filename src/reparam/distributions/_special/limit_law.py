@@ -100,12 +100,14 @@ def by_concentration(
     """``exact(kappa)`` below ``concentrated_threshold(dim)`` and ``limit(kappa)`` from it.
 
     Both are evaluated, each on every element, and chosen by ``torch.where``: no
-    host read. Each function sees only concentrations of its own range (the others
-    are replaced by a value inside it), at ``kappa``'s shape; their results
-    broadcast against it. NaN concentrations go to ``exact``.
+    host read. ``exact`` sees only concentrations below the threshold (the others
+    are replaced by half of it: a rejection sampler's fixed buffers assume that
+    every proposal has a fair chance); ``limit``, elementwise, sees every
+    concentration, and what it gives below the threshold (NaN included) is
+    discarded. Both at ``kappa``'s shape; their results broadcast against it. NaN
+    concentrations go to ``exact``.
     """
     threshold = concentrated_threshold(dim)
     large = kappa >= threshold
     low = exact(torch.where(large, 0.5 * threshold, kappa))
-    high = limit(torch.where(large, kappa, threshold))
-    return torch.where(large, high, low)
+    return torch.where(large, limit(kappa), low)
