@@ -145,13 +145,13 @@ class VonMises(torch.distributions.VonMises):
 def _centred_sample(kappa: Tensor, shape: torch.Size) -> Tensor:
     """Float64 samples of ``VonMises(0, kappa)``: Best-Fisher, then the limit law.
 
-    The limit law's ``Gamma(1/2, 1)`` draw is ``n^2 / 2`` for a standard normal
-    ``n``, whose sign is the sample's: one normal draw gives both.
+    The limit law's radius is ``|n|`` for a standard normal ``n``, whose sign is
+    the sample's: one normal draw gives both.
     """
 
     def limit(k: Tensor) -> Tensor:
         normal = torch.randn(shape, dtype=k.dtype, device=k.device)
-        angle = concentrated_angle(k, 2, shape, gamma=0.5 * normal.square())
+        angle = concentrated_angle(k, 2, shape, radius=normal.abs())
         return torch.where(normal < 0, -angle, angle)
 
     return by_concentration(kappa, 2, lambda k: best_fisher(k, shape), limit)

@@ -78,6 +78,7 @@ from reparam.distributions._special.bessel import (
     entropy_terms,
     log_bessel_ive,
 )
+from reparam.distributions._special.constants import device_constants
 from reparam.distributions._special.limit_law import (
     by_concentration,
     concentrated_angle,
@@ -153,12 +154,12 @@ class VonMisesFisher(Distribution):
         dtype, device = self.loc.dtype, self.loc.device
         kappa64 = self.concentration.detach().to(torch.float64)
         with torch.no_grad(), deliberately_cut():
-            # A standard normal in R^(d-1): its direction is the tangent, and half its
-            # squared norm, independent of the direction, the limit law's Gamma draw.
+            # A standard normal in R^(d-1): its direction is the tangent, and its norm,
+            # independent of the direction, the limit law's radius.
             tangent = torch.randn((*shape, self.dim - 1), dtype=dtype, device=device)
             norm = torch.linalg.vector_norm(tangent, dim=-1, keepdim=True)
             tangent = tangent / norm
-            theta = vmf_angle(kappa64, self.dim, shape, gamma=0.5 * norm.squeeze(-1).square())
+            theta = vmf_angle(kappa64, self.dim, shape, radius=norm.squeeze(-1))
             theta = torch.where(valid_concentration(kappa64), theta, math.nan)
         if self._validate_args:
             raise_if_rejected(theta, self.concentration, "Wood's von Mises-Fisher sampler")
@@ -289,16 +290,16 @@ class _PlacedSample(torch.autograd.Function):
     ) -> Tensor:
         first = direction[..., :1]
         sign = torch.ones_like(first).copysign_(first)  # s, +-1 (either at 0)
-        p = torch.cat([first + sign, direction[..., 1:]], -1)
-        c = torch.linalg.vecdot(p, p).unsqueeze(-1).reciprocal_().mul_(2.0)
-        cos, sin = torch.cos(theta).unsqueeze(-1), torch.sin(theta).unsqueeze(-1)
-        along = torch.linalg.vecdot(tangent, direction[..., 1:]).unsqueeze(-1)  # p_{2:} . v
-        p_first = p[..., :1]
-        a = torch.mul(p, c * p_first)  # Q e_1 = s (c p_1 p - e_1)
-        a[..., 0] -= 1.0
+        p = torch.addcmul(direction, sign, _first_axis(direction))
+        c = torch.reciprocal((p * p).sum(-1, keepdim=True)).mul_(2.0)
+        angle = theta.unsqueeze(-1)
+        cos, sin = torch.cos(angle), torch.sin(angle)
+        along = (tangent * direction[..., 1:]).sum(-1, keepdim=True)  # p_{2:} . v
+        a = torch.mul(p, c * p[..., :1])  # Q e_1 = s (c p_1 p - e_1)
+        a[..., 0].sub_(1.0)
         a.mul_(sign)
         b = torch.mul(p, c * along)  # Q (0, v) = s (c (p_{2:} . v) p - (0, v))
-        b[..., 1:] -= tangent
+        b[..., 1:].sub_(tangent)
         b.mul_(sign)
         ctx.save_for_backward(concentration, slope, tangent, sign, p, c, cos, sin, along, a, b)
         ctx.direction_shape = direction.shape  # type: ignore[attr-defined]
@@ -308,12 +309,12 @@ class _PlacedSample(torch.autograd.Function):
     @once_differentiable
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
         concentration, slope, tangent, sign, p, c, cos, sin, along, a, b = ctx.saved_tensors
-        grad_theta = torch.linalg.vecdot(grad, b).mul_(cos.squeeze(-1))
-        grad_theta -= torch.linalg.vecdot(grad, a).mul_(sin.squeeze(-1))
+        along_path = torch.mul(b, cos).addcmul_(a, sin, value=-1.0)  # dx / dtheta
+        grad_theta = torch.linalg.vecdot(grad, along_path)
         grad_kappa = None
         if ctx.needs_input_grad[1]:
             grad_kappa = (grad_theta * slope).sum_to_size(concentration.shape)
-        p_y = p[..., :1] * cos + sin * along  # p . y
+        p_y = torch.addcmul(p[..., :1] * cos, sin, along)  # p . y
         y = torch.cat([cos, tangent * sin], dim=-1)
         if p.dim() == 1:  # one direction for all samples: sums over them by BLAS
             d = p.shape[0]
@@ -322,10 +323,16 @@ class _PlacedSample(torch.autograd.Function):
             total = y.reshape(-1, d).T @ p_g + grad.reshape(-1, d).T @ flat_y
             grad_direction = (sign * c) * (total - c * (flat_y @ p_g) * p)
         else:
-            p_g = torch.linalg.vecdot(grad, p).unsqueeze(-1)
-            grad_p = (p_g * y).addcmul_(p_y, grad).sub_(c * p_y * p_g * p)
-            grad_direction = (grad_p.mul_(sign * c)).sum_to_size(ctx.direction_shape)
+            p_g = (grad * p).sum(-1, keepdim=True)
+            grad_p = torch.addcmul(p_g * y, p_y, grad).addcmul_(p, c * p_y * p_g, value=-1.0)
+            grad_direction = grad_p.mul_(sign * c).sum_to_size(ctx.direction_shape)
         return grad_theta, grad_kappa, None, None, grad_direction
+
+
+def _first_axis(like: Tensor) -> Tensor:
+    """``e_1`` in ``R^d`` for vectors ``like`` (``[..., d]``), in their dtype and device."""
+    d = like.shape[-1]
+    return device_constants((1.0,) + (0.0,) * (d - 1), like.device, like.dtype)
 
 
 def place_sample(
@@ -379,11 +386,11 @@ def sphere_angle(kappa: Tensor, shape: torch.Size) -> Tensor:
     return torch.asin(s.mul_(0.5).sqrt_().clamp_max_(1.0)).mul_(2.0)
 
 
-def vmf_angle(kappa: Tensor, dim: int, shape: torch.Size, gamma: Tensor | None = None) -> Tensor:
+def vmf_angle(kappa: Tensor, dim: int, shape: torch.Size, radius: Tensor | None = None) -> Tensor:
     """Angles ``arccos(mu^T x)`` for any positive ``kappa``: Wood's sampler, then the limit law.
 
     For ``d = 3`` the exact law is sampled by inversion (:func:`sphere_angle`) at
-    every concentration: no rejection, and accurate as ``k`` grows. ``gamma``: as
+    every concentration: no rejection, and accurate as ``k`` grows. ``radius``: as
     in :func:`concentrated_angle`.
 
     >>> kappa = torch.tensor([1.0, 1e20], dtype=torch.float64)
@@ -398,7 +405,7 @@ def vmf_angle(kappa: Tensor, dim: int, shape: torch.Size, gamma: Tensor | None =
         kappa,
         dim,
         lambda k: wood_angle(k, dim, shape),
-        lambda k: concentrated_angle(k, dim, shape, gamma),
+        lambda k: concentrated_angle(k, dim, shape, radius),
     )
 
 

@@ -82,7 +82,12 @@ def _mode(kappa: Tensor, dim: int) -> Tensor:
 
 
 def _cut_point(
-    cos_theta: Tensor, sin_theta: Tensor, upper: Tensor, kappa: Tensor, dim: int
+    cos_theta: Tensor,
+    sin_theta: Tensor,
+    log_sin: Tensor | None,
+    upper: Tensor,
+    kappa: Tensor,
+    dim: int,
 ) -> Tensor:
     """A point on ``theta``'s side beyond which ``h / h(theta) < exp(-46)``.
 
@@ -99,20 +104,22 @@ def _cut_point(
 
     Both are exact for ``d = 2`` (upper side) and, for the dimensions and
     concentrations tested, at most about twice as far from ``theta`` as needed.
+    ``log_sin``: ``log(sin theta)`` (``None`` for ``d = 2``).
     """
+    if log_sin is None:  # d = 2: no sine term, always the upper side
+        return torch.sub(cos_theta, _CUT / kappa).clamp_min_(-1.0).acos_()
     q = float(dim - 2)
     past_half = cos_theta <= 0.0
     # Past pi/2, sin(phi) only falls: the sine term only adds to the drop.
-    slack = torch.log(sin_theta).mul_(-q).masked_fill_(past_half, 0.0).add_(_CUT)
-    up = torch.acos(slack.div_(kappa).neg_().add_(cos_theta).clamp_min_(-1.0))
-    if dim == 2:
-        return up
-    # Past pi/2 the sine term alone also bounds the drop: q log(sin theta / sin phi).
-    shrunk = sin_theta * math.exp(-_CUT / q)
-    up_sine = torch.asin(shrunk).neg_().add_(math.pi)
+    slack = torch.mul(log_sin, -q).masked_fill_(past_half, 0.0).add_(_CUT)
+    up = torch.addcdiv(cos_theta, slack, kappa, value=-1.0).clamp_min_(-1.0).acos_()
+    # Past pi/2 the sine term alone also bounds the drop: q log(sin theta / sin phi),
+    # at pi - asin(sin theta e^(-46/q)) = pi/2 + acos(...).
+    up_sine = torch.acos(sin_theta * math.exp(-_CUT / q)).add_(0.5 * math.pi)
     up = torch.where(past_half, torch.minimum(up, up_sine), up)
-    # exp(-k (1 - cos theta) / q): a rough 1 - cos theta is enough for a bound.
-    down = torch.asin(torch.sub(cos_theta, 1.0).mul_(kappa).div_(q).exp_().mul_(shrunk))
+    # sin theta exp(-(46 + k (1 - cos theta)) / q), a rough 1 - cos theta being enough.
+    lowered = torch.addcmul(log_sin, torch.sub(cos_theta, 1.0), kappa, value=1.0 / q)
+    down = lowered.sub_(_CUT / q).exp_().asin_()
     return torch.where(upper, up, down)
 
 
@@ -127,14 +134,15 @@ def _side(theta: Tensor, kappa: Tensor, dim: int) -> tuple[Tensor, ...]:
     theta = theta.clamp(tiny, math.pi - tiny)
     cos_theta, sin_theta = torch.cos(theta), torch.sin(theta)
     log_h0 = kappa * cos_theta
-    if dim > 2:
-        log_h0.add_(torch.log(sin_theta), alpha=dim - 2)
     # For d = 2 the mode is 0: always the upper side (theta >= mode: cos theta <= cos mode).
     if dim == 2:
+        log_sin = None
         upper = torch.ones_like(theta, dtype=torch.bool)
     else:
+        log_sin = torch.log(sin_theta)
+        log_h0.add_(log_sin, alpha=dim - 2)
         upper = cos_theta <= _cos_mode(kappa, dim)
-    return theta, upper, log_h0, _cut_point(cos_theta, sin_theta, upper, kappa, dim)
+    return theta, upper, log_h0, _cut_point(cos_theta, sin_theta, log_sin, upper, kappa, dim)
 
 
 def _node_sums(

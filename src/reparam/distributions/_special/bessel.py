@@ -132,26 +132,30 @@ def _ops(x: Array) -> Any:
     return np if isinstance(x, np.ndarray) else torch
 
 
-def _log_series(mu: float, p: Array) -> Array:
-    """``log sum_j u_j(p) / mu^j``, from the terms after the leading 1.
+def _log_series(orders: tuple[float, ...], p: Array) -> Array:
+    """``log sum_j u_j(p_i) / mu_i^j`` for each order ``mu_i`` (``p``: ``[len(orders), ...]``).
 
     ``sum_n c_n p^n`` as one product of the powers ``p^1..p^21`` (a running product)
     with the coefficients: the terms are below ``1/mu`` in size, so summing them
     directly loses nothing against Horner's rule, in three operations instead of 42.
+    Both orders of a ratio go through one product.
     """
-    values = _series_coefficients(mu)
+    table = [_series_coefficients(mu) for mu in orders]  # [orders, powers]
+    powers_count = len(table[0])
     if isinstance(p, np.ndarray):
         # Row by row into one buffer: NumPy's cumprod along a broadcast axis is strided
         # and costs eight times as much for ten thousand concentrations.
-        powers = np.empty((len(values), *p.shape))
+        powers = np.empty((powers_count, *p.shape))
         powers[0] = p
-        for n in range(1, len(values)):
+        for n in range(1, powers_count):
             np.multiply(powers[n - 1], p, out=powers[n])
-        total = np.asarray(values) @ powers.reshape(len(values), -1)
+        flat = powers.reshape(powers_count, len(orders), -1)
+        total = np.einsum("on,noi->oi", np.asarray(table), flat)
         return np.log1p(total.reshape(p.shape))
-    coefficients = device_constants(values, p.device)
-    powers = p.unsqueeze(-1).expand(*p.shape, len(values)).cumprod(-1)
-    return torch.log1p(powers @ coefficients)
+    coefficients = device_constants(tuple(c for row in table for c in row), p.device)
+    coefficients = coefficients.reshape(len(orders), *([1] * (p.dim() - 1)), powers_count, 1)
+    powers = p.unsqueeze(-1).expand(*p.shape, powers_count).cumprod(-1)
+    return torch.log1p((powers.unsqueeze(-2) @ coefficients).reshape(p.shape))
 
 
 def _hypot(k: Array, mu: float) -> Array:
@@ -167,7 +171,7 @@ def _log_ive_debye(mu: float, k: Array) -> Array:
     r = _hypot(k, mu)
     excess = 0.5 * mu * mu / (0.5 * r + 0.5 * k)  # halves: no overflow near the float64 maximum
     log_r = 0.5 * (math.log(2 * math.pi) + xp.log(r))
-    return excess + mu * xp.log(k / (mu + r)) - log_r + _log_series(mu, mu / r)
+    return excess + mu * xp.log(k / (mu + r)) - log_r + _log_series((mu,), (mu / r)[None])[0]
 
 
 def _log_ratio_debye(mu: float, k: Array) -> Array:
@@ -184,7 +188,8 @@ def _log_ratio_debye(mu: float, k: Array) -> Array:
     # mu + 1 + r_1 = k (1 + (mu + 1 + (r_1 - k)) / k), r_1 - k = (mu + 1)^2 / (r_1 + k).
     first = -xp.log1p((mu + 1.0 + 0.5 * (mu + 1.0) ** 2 / (0.5 * r1 + 0.5 * k)) / k)
     second = -mu * xp.log1p((1.0 + dr) / (mu + r0))
-    series = _log_series(mu + 1.0, (mu + 1.0) / r1) - _log_series(mu, mu / r0)
+    both = _log_series((mu + 1.0, mu), xp.stack([(mu + 1.0) / r1, mu / r0]))
+    series = both[0] - both[1]
     return dr + first + second - 0.5 * xp.log1p(dr / r0) + series
 
 

@@ -36,10 +36,13 @@ def kept_eagerly(function: Callable[_P, _R]) -> Callable[_P, _R]:
 
 
 @kept_eagerly
-def device_constants(values: tuple[float, ...], device: torch.device) -> Tensor:
-    """``torch.tensor(values)``, float64, on ``device`` (see the module docstring).
+def device_constants(
+    values: tuple[float, ...], device: torch.device, dtype: torch.dtype = torch.float64
+) -> Tensor:
+    """``torch.tensor(values)`` in ``dtype`` (float64 by default) on ``device`` (see the
+    module docstring).
 
     >>> device_constants((1.0, 2.0), torch.device("cpu"))
     tensor([1., 2.], dtype=torch.float64)
     """
-    return torch.tensor(values, dtype=torch.float64, device=device)
+    return torch.tensor(values, dtype=dtype, device=device)

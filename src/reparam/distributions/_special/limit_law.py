@@ -59,12 +59,12 @@ def _rate(kappa: Tensor, dim: int) -> Tensor:
 
 @torch.no_grad()
 def concentrated_angle(
-    kappa: Tensor, dim: int, shape: torch.Size, gamma: Tensor | None = None
+    kappa: Tensor, dim: int, shape: torch.Size, radius: Tensor | None = None
 ) -> Tensor:
     """Angles from the limit law, float64, for ``kappa >= concentrated_threshold(dim)``.
 
-    ``gamma``: draws of ``Gamma((d - 1)/2, 1)`` of ``shape`` if at hand (half the
-    squared norm of ``d - 1`` standard normals is one), else drawn here.
+    ``radius``: the norms of ``d - 1`` standard normals, of ``shape``, if at hand
+    (half the square of one is a ``Gamma((d - 1)/2, 1)`` draw ``g``), else drawn here.
 
     >>> k = torch.tensor(1e300, dtype=torch.float64)
     >>> theta = concentrated_angle(k, 10, torch.Size([3]))
@@ -72,12 +72,12 @@ def concentrated_angle(
     True
     """
     kappa = kappa.to(torch.float64)
-    if gamma is None:
+    if radius is None:
         alpha = torch.full(shape, (dim - 1) / 2.0, dtype=torch.float64, device=kappa.device)
-        gamma = torch._standard_gamma(alpha)
-    # sqrt(g / 2) / sqrt(lambda): no overflow of 2 lambda, no underflow of g / lambda.
-    half_chord = torch.sqrt(0.5 * gamma.to(torch.float64)) * torch.rsqrt(_rate(kappa, dim))
-    return 2.0 * torch.asin(half_chord.clamp_max(1.0))
+        radius = torch._standard_gamma(alpha).mul_(2.0).sqrt_()
+    # sqrt(g / 2) / sqrt(lambda) = radius / 2 / sqrt(lambda): no overflow of 2 lambda.
+    half_chord = _rate(kappa, dim).rsqrt_().mul(radius).mul_(0.5)
+    return torch.asin(half_chord.clamp_max_(1.0)).mul_(2.0)
 
 
 def concentrated_dtheta_dkappa(theta: Tensor, kappa: Tensor, dim: int) -> Tensor:
@@ -88,7 +88,8 @@ def concentrated_dtheta_dkappa(theta: Tensor, kappa: Tensor, dim: int) -> Tensor
     >>> abs(concentrated_dtheta_dkappa(theta, k, 3).item() / -5e-10 - 1) < 1e-6
     True
     """
-    return -torch.tan(0.5 * theta.double()) / _rate(kappa.double(), dim)
+    negative_rate = torch.rsub(kappa.double(), -(dim - 3) / 4.0)  # -lambda
+    return torch.tan(0.5 * theta.double()).div_(negative_rate)
 
 
 def by_concentration(
