@@ -19,6 +19,8 @@ from reparam.distributions._special.angle import (
 )
 from reparam.distributions._special.bessel import (
     _debye_polynomials,
+    _log_ive_debye,
+    _log_ratio_debye,
     _step_down,
     _step_down_torch,
     bessel_iv_ratio,
@@ -121,6 +123,18 @@ def test_the_torch_recurrence_for_accelerators_matches_the_numpy_one() -> None:
     torch_path = _step_down_torch(ratio, complement, k, 80.0, 80, logs=True)
     for ours, reference in zip(torch_path, numpy_path, strict=True):
         torch.testing.assert_close(ours, reference, rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("mu", [30.0, 31.5, 49.0])
+def test_the_torch_expansion_for_accelerators_matches_the_numpy_one(mu: float) -> None:
+    # Off the CPU (or traced) the Debye expansions run in torch, both orders of the
+    # ratio through one batched product; run that branch here on CPU tensors of two dims.
+    k = torch.logspace(-3, 300, 24, dtype=F64).reshape(4, 6)
+    host = k.numpy().reshape(-1)
+    for expansion in (_log_ratio_debye, _log_ive_debye):
+        ours = expansion(mu, k)
+        reference = torch.from_numpy(np.asarray(expansion(mu, host))).reshape(k.shape)
+        torch.testing.assert_close(ours, reference, rtol=1e-14, atol=1e-14)
 
 
 @pytest.mark.parametrize("nu", [0.0, 1.5, 49.0])

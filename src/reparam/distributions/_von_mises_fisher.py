@@ -301,19 +301,23 @@ class _PlacedSample(torch.autograd.Function):
         b = torch.mul(p, c * along)  # Q (0, v) = s (c (p_{2:} . v) p - (0, v))
         b[..., 1:].sub_(tangent)
         b.mul_(sign)
-        ctx.save_for_backward(concentration, slope, tangent, sign, p, c, cos, sin, along, a, b)
+        extra = [] if slope is None else [slope]
+        ctx.save_for_backward(tangent, sign, p, c, cos, sin, along, a, b, *extra)
         ctx.direction_shape = direction.shape  # type: ignore[attr-defined]
+        ctx.concentration_shape = (  # type: ignore[attr-defined]
+            None if concentration is None else concentration.shape
+        )
         return torch.mul(a, cos).addcmul_(b, sin)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
-        concentration, slope, tangent, sign, p, c, cos, sin, along, a, b = ctx.saved_tensors
+        tangent, sign, p, c, cos, sin, along, a, b, *extra = ctx.saved_tensors
         along_path = torch.mul(b, cos).addcmul_(a, sin, value=-1.0)  # dx / dtheta
         grad_theta = torch.linalg.vecdot(grad, along_path)
         grad_kappa = None
-        if ctx.needs_input_grad[1]:
-            grad_kappa = (grad_theta * slope).sum_to_size(concentration.shape)
+        if ctx.needs_input_grad[1] and extra:
+            grad_kappa = (grad_theta * extra[0]).sum_to_size(ctx.concentration_shape)
         p_y = torch.addcmul(p[..., :1] * cos, sin, along)  # p . y
         y = torch.cat([cos, tangent * sin], dim=-1)
         if p.dim() == 1:  # one direction for all samples: sums over them by BLAS
