@@ -166,6 +166,15 @@ def _node_sums(
     return ratio @ weights, ratio.mul_(cos_phi) @ weights
 
 
+def _side_sums(theta: Tensor, kappa: Tensor, dim: int) -> tuple[Tensor, ...]:
+    """``(upper, log_h0, width, S_0, S_1)``: :func:`_side`, the side's signed width
+    ``cut - theta`` and :func:`_node_sums` over it."""
+    theta, upper, log_h0, cut = _side(theta, kappa, dim)
+    width = cut - theta
+    mass, first = _node_sums(theta, width, kappa.expand_as(theta), dim, log_h0)
+    return upper, log_h0, width, mass, first
+
+
 def tail_moments(theta: Tensor, kappa: Tensor, dim: int) -> tuple[Tensor, ...]:
     """``int h`` and ``int cos(phi) h`` over the side of ``theta`` away from the mode.
 
@@ -179,9 +188,7 @@ def tail_moments(theta: Tensor, kappa: Tensor, dim: int) -> tuple[Tensor, ...]:
         side is ``[theta, pi]`` (else ``[0, theta]``), ``log h(theta)``, and the two
         integrals over the side, relative to ``h(theta)``.
     """
-    theta, upper, log_h0, cut = _side(theta, kappa, dim)
-    width = cut - theta
-    mass, first = _node_sums(theta, width, kappa.expand_as(theta), dim, log_h0)
+    upper, log_h0, width, mass, first = _side_sums(theta, kappa, dim)
     length = width.abs_()
     return upper, log_h0, mass.mul_(length), first.mul_(length)
 
@@ -218,9 +225,7 @@ def per_angle_quadrature(theta: Tensor, kappa: Tensor, dim: int) -> Tensor:
     both the length and the sign: ``width (S_1 - m S_0)`` for the node sums ``S``.
     """
     mean_cos = iv_ratio(dim / 2.0 - 1.0, kappa)
-    theta, _, log_h0, cut = _side(theta, kappa, dim)
-    width = cut - theta
-    mass, first = _node_sums(theta, width, kappa.expand_as(theta), dim, log_h0)
+    _, _, width, mass, first = _side_sums(theta, kappa, dim)
     return first.sub_(mass.mul_(mean_cos)).mul_(width)
 
 
