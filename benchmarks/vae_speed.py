@@ -17,6 +17,14 @@ and the test loss after each epoch.
   state put back after) and is reported apart, as ``compile_seconds``; its
   epochs are then timed like the others.
 
+With ``vmf`` the trainer also trains the same model with a von Mises-Fisher
+posterior (``reparam vae --posterior vmf``, the S-VAE), and the report gives its
+epoch times over the Gaussian one's, epoch by epoch; ``compiled-vmf`` is that
+model compiled, against ``compiled``. ``--hidden`` and
+``--latent-dim`` change the model of ``reparam`` and ``vmf`` (the S-VAE paper's
+networks are ``--hidden 256,128``); the classic example and the floor keep
+their 784-400-20 model, so they run only with it.
+
 A third entry, ``floor``, is the same model on in-memory batches with fused Adam
 and nothing else: what eager PyTorch needs, to show the trainer's overhead.
 It also measures the machine's float32 matmul rate (the layers' own shapes at
@@ -28,7 +36,10 @@ is the CPU's), the matmul rates are the GPU's, and the floor synchronises at the
 end of each epoch; the trainer's epoch ends with its host read of the loss.
 
 Usage: ``python benchmarks/vae_speed.py [--epochs 3] [--data-dir DIR] [--threads N]
-[--device cpu] [--batch-size 128] [--pipelines classic,reparam,compiled,floor]``.
+[--device cpu] [--batch-size 128] [--hidden 400] [--latent-dim 20]
+[--pipelines classic,reparam,compiled,floor,vmf]``. The S-VAE against the Gaussian
+VAE at the settings of its speed goal: ``--pipelines reparam,vmf --batch-size 64
+--hidden 256,128 --latent-dim 10 --threads 1``.
 Prints one JSON object.
 """
 
@@ -61,15 +72,24 @@ from reparam.training import TrainConfig, Trainer
 from reparam.training._compiled import CompileUnavailable
 
 REPO = Path(__file__).resolve().parents[1]
-LAYERS = ((784, 400), (400, 20), (400, 20), (20, 400), (400, 784))
 BATCH = 128
-PIPELINES = ("classic", "reparam", "compiled", "floor")
+HIDDEN = (400,)
+LATENT = 20
+PIPELINES = ("classic", "reparam", "compiled", "floor", "vmf", "compiled-vmf")
 
 
-def flops_per_example() -> float:
+def gaussian_layers(hidden: tuple[int, ...], latent: int) -> list[tuple[int, int]]:
+    """``(inputs, outputs)`` of each linear layer of the Gaussian VAE: encoder, the two
+    heads (mean and log-variance), decoder."""
+    encoder = list(zip((784, *hidden[:-1]), hidden, strict=True))
+    decoder = list(zip((latent, *hidden[::-1]), (*hidden[::-1], 784), strict=True))
+    return [*encoder, (hidden[-1], latent), (hidden[-1], latent), *decoder]
+
+
+def flops_per_example(layers: list[tuple[int, int]]) -> float:
     """Forward 2*MACs; backward 2*MACs for weights + 2*MACs for inputs (none for layer 1)."""
-    macs = sum(i * o for i, o in LAYERS)
-    first = LAYERS[0][0] * LAYERS[0][1]
+    macs = sum(i * o for i, o in layers)
+    first = layers[0][0] * layers[0][1]
     return 2.0 * macs + 2.0 * macs + 2.0 * (macs - first)
 
 
@@ -194,17 +214,25 @@ def _synchronize(device: torch.device) -> None:
 
 
 class Ours:
-    """reparam's trainer, one epoch per call; ``compiled``: as ``reparam vae --compile``."""
+    """reparam's trainer, one epoch per call; ``compiled``: as ``reparam vae --compile``;
+    ``model``: the keyword arguments of :class:`GaussianVAE` (``hidden``,
+    ``latent_dim``, ``posterior``)."""
 
     def __init__(
-        self, data: Any, seed: int, device: torch.device, batch: int, compiled: bool = False
+        self,
+        data: Any,
+        seed: int,
+        device: torch.device,
+        batch: int,
+        compiled: bool = False,
+        model: dict[str, Any] | None = None,
     ) -> None:
         torch.manual_seed(seed)
         run = new_run_folder(Path(tempfile.mkdtemp(prefix="vae-speed-")) / "run")
         test = present(data.test_images.to(device), "grayscale", None)
         self.config = TrainConfig(epochs=1, seed=seed, batch_size=batch)
         self.trainer = Trainer(
-            GaussianVAE().to(device),
+            GaussianVAE(**(model or {})).to(device),
             ImageExamples(data.train_images.to(device), self.config.target),
             test,
             self.config,
@@ -276,6 +304,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
     parser.add_argument("--batch-size", type=int, default=BATCH)
     parser.add_argument(
+        "--hidden",
+        default=",".join(map(str, HIDDEN)),
+        help="hidden widths of reparam's models, e.g. 256,128 (default 400)",
+    )
+    parser.add_argument("--latent-dim", type=int, default=LATENT, help="default 20")
+    parser.add_argument(
         "--pipelines",
         default=",".join(PIPELINES),
         help=f"comma list of {', '.join(PIPELINES)} (default all; classic on a CPU only)",
@@ -285,18 +319,34 @@ def parse_args() -> argparse.Namespace:
 
 def build(names: list[str], data: Any, args: argparse.Namespace) -> dict[str, Any]:
     device, batch = torch.device(args.device), args.batch_size
+    shape = {"hidden": hidden_widths(args), "latent_dim": args.latent_dim}
     makers = {
         "classic": lambda: Classic(data, args.seed),
-        "reparam": lambda: Ours(data, args.seed, device, batch),
-        "compiled": lambda: Ours(data, args.seed, device, batch, compiled=True),
+        "reparam": lambda: Ours(data, args.seed, device, batch, model=shape),
+        "compiled": lambda: Ours(data, args.seed, device, batch, compiled=True, model=shape),
         "floor": lambda: Floor(data, args.seed, device, batch),
+        "vmf": lambda: Ours(data, args.seed, device, batch, model={**shape, "posterior": "vmf"}),
+        "compiled-vmf": lambda: Ours(
+            data, args.seed, device, batch, compiled=True, model={**shape, "posterior": "vmf"}
+        ),
     }
     unknown = [name for name in names if name not in makers]
     if unknown:
         raise SystemExit(f"--pipelines: unknown {', '.join(unknown)}; choose from {PIPELINES}")
     if device.type != "cpu" or batch != BATCH:  # the classic example: a CPU, batch 128
         names = [name for name in names if name != "classic"]
+    if (shape["hidden"], shape["latent_dim"]) != (HIDDEN, LATENT):  # the example's model
+        names = [name for name in names if name not in ("classic", "floor")]
     return {name: makers[name]() for name in names}
+
+
+def hidden_widths(args: argparse.Namespace) -> tuple[int, ...]:
+    try:
+        return tuple(int(width) for width in args.hidden.split(","))
+    except ValueError:
+        raise SystemExit(
+            f"--hidden: comma-separated widths, e.g. 256,128; got {args.hidden!r}"
+        ) from None
 
 
 def main() -> None:
@@ -320,7 +370,8 @@ def main() -> None:
             runs[name]["seconds"].append(seconds)
             runs[name]["test_loss"].append(test_loss)
     rates["square_1024_after"] = matmul_rate(1024, 1024, 1024, device)
-    bound = flops_per_example() * data.train_images.shape[0] / max(rates.values())
+    layers = gaussian_layers(hidden_widths(args), args.latent_dim)
+    bound = flops_per_example(layers) * data.train_images.shape[0] / max(rates.values())
     fastest = {name: min(r["seconds"]) for name, r in runs.items()}
     median = {name: statistics.median(r["seconds"]) for name, r in runs.items()}
     report: dict[str, Any] = {
@@ -329,12 +380,14 @@ def main() -> None:
         "threads": torch.get_num_threads(),
         "epochs": args.epochs,
         "batch_size": args.batch_size,
+        "hidden": list(hidden_widths(args)),
+        "latent_dim": args.latent_dim,
         **runs,
         "median_seconds_per_epoch": median,
         "fastest_seconds_per_epoch": fastest,
         "reparam_trainer": "fused Adam, in-memory uint8 batches via index_select",
         "matmul_gflops": {k: v / 1e9 for k, v in rates.items()},
-        "mflop_per_example": flops_per_example() / 1e6,
+        "mflop_per_example": flops_per_example(layers) / 1e6,
         "compute_bound_seconds_per_epoch": bound,
         "times_compute_bound_fastest": {k: v / bound for k, v in fastest.items()},
         "load_average": os.getloadavg(),
@@ -360,6 +413,13 @@ def comparisons(
         out["test_loss_difference"] = (
             runs["reparam"]["test_loss"][-1] - runs["classic"]["test_loss"][-1]
         )
+    for vmf, gaussian in (("vmf", "reparam"), ("compiled-vmf", "compiled")):
+        if vmf in runs and gaussian in runs:
+            ratios = paired(vmf, gaussian)
+            out[f"{vmf}_over_gaussian_per_epoch"] = ratios
+            out[f"{vmf}_over_gaussian_median"] = statistics.median(ratios)
+    if "compiled-vmf" in runs:
+        out["compile_seconds_vmf"] = pipelines["compiled-vmf"].compile_seconds
     if "compiled" in runs:
         compiled = pipelines["compiled"]
         out["compile_seconds"] = compiled.compile_seconds
