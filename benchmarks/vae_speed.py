@@ -20,10 +20,10 @@ and the test loss after each epoch.
 With ``vmf`` the trainer also trains the same model with a von Mises-Fisher
 posterior (``reparam vae --posterior vmf``, the S-VAE), and the report gives its
 epoch times over the Gaussian one's, epoch by epoch; ``compiled-vmf`` is that
-model compiled, against ``compiled``. ``--hidden`` and
-``--latent-dim`` change the model of ``reparam`` and ``vmf`` (the S-VAE paper's
-networks are ``--hidden 256,128``); the classic example and the floor keep
-their 784-400-20 model, so they run only with it.
+model compiled, against ``compiled``. ``--hidden`` and ``--latent-dim`` change
+the trainer's models (the S-VAE paper's networks are ``--hidden 256,128``); the
+classic example and the floor keep their 784-400-20 model, so they run only
+with it.
 
 A third entry, ``floor``, is the same model on in-memory batches with fused Adam
 and nothing else: what eager PyTorch needs, to show the trainer's overhead.
@@ -37,7 +37,7 @@ end of each epoch; the trainer's epoch ends with its host read of the loss.
 
 Usage: ``python benchmarks/vae_speed.py [--epochs 3] [--data-dir DIR] [--threads N]
 [--device cpu] [--batch-size 128] [--hidden 400] [--latent-dim 20]
-[--pipelines classic,reparam,compiled,floor,vmf]``. The S-VAE against the Gaussian
+[--pipelines classic,reparam,compiled,floor,vmf,compiled-vmf]``. The S-VAE against the Gaussian
 VAE at the settings of its speed goal: ``--pipelines reparam,vmf --batch-size 64
 --hidden 256,128 --latent-dim 10 --threads 1``.
 Prints one JSON object.
@@ -305,7 +305,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=BATCH)
     parser.add_argument(
         "--hidden",
-        default=",".join(map(str, HIDDEN)),
+        type=widths,
+        default=HIDDEN,
         help="hidden widths of reparam's models, e.g. 256,128 (default 400)",
     )
     parser.add_argument("--latent-dim", type=int, default=LATENT, help="default 20")
@@ -319,7 +320,7 @@ def parse_args() -> argparse.Namespace:
 
 def build(names: list[str], data: Any, args: argparse.Namespace) -> dict[str, Any]:
     device, batch = torch.device(args.device), args.batch_size
-    shape = {"hidden": hidden_widths(args), "latent_dim": args.latent_dim}
+    shape = {"hidden": args.hidden, "latent_dim": args.latent_dim}
     makers = {
         "classic": lambda: Classic(data, args.seed),
         "reparam": lambda: Ours(data, args.seed, device, batch, model=shape),
@@ -340,13 +341,13 @@ def build(names: list[str], data: Any, args: argparse.Namespace) -> dict[str, An
     return {name: makers[name]() for name in names}
 
 
-def hidden_widths(args: argparse.Namespace) -> tuple[int, ...]:
+def widths(text: str) -> tuple[int, ...]:
+    """``"256,128"`` -> ``(256, 128)``, for ``--hidden``."""
     try:
-        return tuple(int(width) for width in args.hidden.split(","))
+        return tuple(int(width) for width in text.split(","))
     except ValueError:
-        raise SystemExit(
-            f"--hidden: comma-separated widths, e.g. 256,128; got {args.hidden!r}"
-        ) from None
+        message = f"comma-separated widths, e.g. 256,128; got {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
 
 
 def main() -> None:
@@ -370,7 +371,7 @@ def main() -> None:
             runs[name]["seconds"].append(seconds)
             runs[name]["test_loss"].append(test_loss)
     rates["square_1024_after"] = matmul_rate(1024, 1024, 1024, device)
-    layers = gaussian_layers(hidden_widths(args), args.latent_dim)
+    layers = gaussian_layers(args.hidden, args.latent_dim)
     bound = flops_per_example(layers) * data.train_images.shape[0] / max(rates.values())
     fastest = {name: min(r["seconds"]) for name, r in runs.items()}
     median = {name: statistics.median(r["seconds"]) for name, r in runs.items()}
@@ -380,7 +381,7 @@ def main() -> None:
         "threads": torch.get_num_threads(),
         "epochs": args.epochs,
         "batch_size": args.batch_size,
-        "hidden": list(hidden_widths(args)),
+        "hidden": list(args.hidden),
         "latent_dim": args.latent_dim,
         **runs,
         "median_seconds_per_epoch": median,
