@@ -321,14 +321,15 @@ def parse_args() -> argparse.Namespace:
 def build(names: list[str], data: Any, args: argparse.Namespace) -> dict[str, Any]:
     device, batch = torch.device(args.device), args.batch_size
     shape = {"hidden": args.hidden, "latent_dim": args.latent_dim}
+    spherical = {**shape, "posterior": "vmf"}
     makers = {
         "classic": lambda: Classic(data, args.seed),
         "reparam": lambda: Ours(data, args.seed, device, batch, model=shape),
         "compiled": lambda: Ours(data, args.seed, device, batch, compiled=True, model=shape),
         "floor": lambda: Floor(data, args.seed, device, batch),
-        "vmf": lambda: Ours(data, args.seed, device, batch, model={**shape, "posterior": "vmf"}),
+        "vmf": lambda: Ours(data, args.seed, device, batch, model=spherical),
         "compiled-vmf": lambda: Ours(
-            data, args.seed, device, batch, compiled=True, model={**shape, "posterior": "vmf"}
+            data, args.seed, device, batch, compiled=True, model=spherical
         ),
     }
     unknown = [name for name in names if name not in makers]

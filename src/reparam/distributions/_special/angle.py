@@ -146,12 +146,13 @@ def _side(theta: Tensor, kappa: Tensor, dim: int) -> tuple[Tensor, ...]:
 
 
 def _node_sums(
-    theta: Tensor, width: Tensor, kappa: Tensor, dim: int, log_h0: Tensor
+    theta: Tensor, width: Tensor, kappa: Tensor, dim: int, log_h0: Tensor, count: int = _NODES
 ) -> tuple[Tensor, Tensor]:
-    """``(sum_j w_j r_j, sum_j w_j cos(phi_j) r_j)`` with ``r = h(phi) / h(theta)`` at the
-    Gauss-Legendre nodes ``phi_j = theta + t_j width``: the integrals over the side, over
-    its length."""
-    nodes, weights = unit_legendre(theta.device)
+    """``(sum_j w_j r_j, sum_j w_j cos(phi_j) r_j)`` with ``r = h(phi) / exp(log_h0)`` at the
+    ``count`` Gauss-Legendre nodes ``phi_j = theta + t_j width``: the integrals from
+    ``theta`` to ``theta + width``, over its length. ``log_h0``: ``log h(theta)`` for the
+    side's integrals; any reference level broadcastable to ``theta``."""
+    nodes, weights = unit_legendre(theta.device, count)
     # Nodes lie strictly inside (theta, cut), so sin(phi) > 0: no clamping needed.
     # Two [*, nodes] buffers, updated in place (fresh large allocations cost page
     # faults comparable to the arithmetic).
@@ -208,10 +209,9 @@ def tail_quadrature(theta: Tensor, kappa: Tensor, dim: int) -> tuple[Tensor, Ten
         probability.
     """
     mean_cos = iv_ratio(dim / 2.0 - 1.0, kappa)  # before broadcasting: cheap
-    upper, log_h0, mass, first = tail_moments(theta, kappa, dim)
-    signed = torch.addcmul(first, mean_cos, mass, value=-1.0)
-    dtheta = torch.where(upper, signed, -signed)
-    return upper, torch.log(mass) + log_h0, dtheta
+    upper, log_h0, width, mass, first = _side_sums(theta, kappa, dim)
+    dtheta = torch.addcmul(first, mean_cos, mass, value=-1.0).mul_(width)
+    return upper, torch.log(mass * width.abs()) + log_h0, dtheta
 
 
 Quadrature = Callable[[Tensor, Tensor, int], Tensor]
@@ -219,7 +219,8 @@ Quadrature = Callable[[Tensor, Tensor, int], Tensor]
 
 
 def per_angle_quadrature(theta: Tensor, kappa: Tensor, dim: int) -> Tensor:
-    """``d theta / d kappa`` as :func:`tail_quadrature` gives it: 24 nodes for each angle.
+    """``d theta / d kappa`` as :func:`tail_quadrature` gives it (24 nodes for each
+    angle), without the side's mass.
 
     The side's signed width ``cut - theta`` (positive on the upper side) carries
     both the length and the sign: ``width (S_1 - m S_0)`` for the node sums ``S``.

@@ -44,10 +44,10 @@ from torch import Tensor
 from reparam.distributions._special.angle import (
     _log_h,
     _mode,
+    _node_sums,
     angle_dtheta_dkappa,
+    per_angle_quadrature,
     tail_moments,
-    tail_quadrature,
-    unit_legendre,
 )
 from reparam.distributions._special.bessel import iv_ratio
 
@@ -149,7 +149,7 @@ def _redo_beyond(slope: Tensor, beyond: Tensor, flat: Tensor, k: Tensor, dim: in
     slots = min(BEYOND_SLOTS, slope.numel())
     index = torch.topk(beyond.reshape(-1).to(torch.uint8), slots, sorted=False).indices
     theta, kappa = flat.reshape(-1)[index], k.expand_as(flat).reshape(-1)[index]
-    redone = tail_quadrature(theta, kappa, dim)[2]
+    redone = per_angle_quadrature(theta, kappa, dim)
     flat_slope = slope.reshape(-1)
     chosen = beyond.reshape(-1)[index]
     return flat_slope.scatter(0, index, torch.where(chosen, redone, flat_slope[index]))
@@ -165,18 +165,10 @@ def _piece(
     start: Tensor, end: Tensor, k: Tensor, dim: int, log_peak: Tensor
 ) -> tuple[Tensor, Tensor]:
     """``int h`` and ``int cos(phi) h`` from ``start`` to ``end``, relative to ``h`` at the mode."""
-    nodes, weights = unit_legendre(start.device, _NODES)
     width = end - start
-    phi = torch.mul(width.unsqueeze(-1), nodes).add_(start.unsqueeze(-1))
-    ratio = torch.sin(phi) if dim > 2 else None  # before phi becomes cos(phi) in place
-    cos_phi = phi.cos_()
-    if ratio is None:  # d = 2: no sine term
-        ratio = torch.mul(cos_phi, k.unsqueeze(-1))
-    else:
-        ratio.log_().mul_(dim - 2).addcmul_(cos_phi, k.unsqueeze(-1))
-    ratio.sub_(log_peak.unsqueeze(-1)).exp_()
-    length = width.abs()
-    return length * (ratio @ weights), length * (ratio.mul_(cos_phi) @ weights)
+    mass, first = _node_sums(start, width, k, dim, log_peak, _NODES)
+    length = width.abs_()
+    return mass.mul_(length), first.mul_(length)
 
 
 def _representatives(
